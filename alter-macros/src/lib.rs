@@ -1,0 +1,1 @@
+//! Attribute macros for the `alter` SDK. Use them through the `alter` crate.

@@ -1,0 +1,2 @@
+//! `alter-dev`: runs DevVault as a standalone server.
+fn main() {}

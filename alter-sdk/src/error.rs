@@ -1,0 +1,569 @@
+//! The SDK's error type.
+//!
+//! One [`Error`] enum covers local validation, the backend's typed error bodies, provider
+//! failures and transport failures. Variants that come from a backend answer wrap a
+//! [`BackendError`] (status, error code, message and the normalised body), and the accessors on
+//! [`Error`] read the fields a caller needs to recover: the provider id to start a connect
+//! session for, the grant id, the retry delay.
+//!
+//! Messages are lower case, name the value that failed and, where there is one, the fix. No
+//! message or `Debug` output contains an API key, a user token or a provider token.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the SDK.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration is invalid: API key, base URL, caller, principal kind.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// A request argument was rejected before any network call.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    /// A user-scoped call found no end-user token in scope and none was passed.
+    #[error(
+        "no user token for this call: run it inside a request handled by `#[alter::handler]` or \
+         a bearer extractor, inside `alter::identity::scope`, or pass `.user_token(…)`"
+    )]
+    MissingUserToken,
+
+    /// The user has no grant for the provider (`grant_not_found`).
+    #[error("grant not found{}: {}", for_provider(.0.provider_id.as_deref()), .0.backend.message)]
+    GrantNotFound(GrantError),
+
+    /// The agent has no delegated grant for the provider (`no_delegated_grant`).
+    #[error("no delegated grant{}: {}", for_provider(.0.provider_id.as_deref()), .0.backend.message)]
+    NoDelegatedGrant(GrantError),
+
+    /// Several grants match and the request did not say which (`ambiguous_grant`).
+    #[error("ambiguous grant{}: pass an account or label to choose one", for_provider(.0.provider_id.as_deref()))]
+    AmbiguousGrant(AmbiguousGrant),
+
+    /// The grant lacks scopes the call needs; the user must authorize again.
+    #[error("scope re-authorization required{}: {}", for_provider(.0.provider_id.as_deref()), missing_list(&.0.missing_scopes))]
+    ScopeReauthRequired(ScopeReauth),
+
+    /// The provider credential was revoked (`credential_revoked`).
+    #[error("credential revoked{}: the user must connect again", for_provider(.0.provider_id.as_deref()))]
+    CredentialRevoked(GrantError),
+
+    /// The grant expired (`grant_expired`).
+    #[error("grant expired{}: the user must connect again", for_provider(.0.provider_id.as_deref()))]
+    GrantExpired(GrantError),
+
+    /// The grant was revoked (`grant_revoked`).
+    #[error("grant revoked{}: the user must connect again", for_provider(.0.provider_id.as_deref()))]
+    GrantRevoked(GrantError),
+
+    /// The grant was deleted (HTTP 410).
+    #[error("grant deleted{}: the user must connect again", for_provider(.0.provider_id.as_deref()))]
+    GrantDeleted(GrantError),
+
+    /// The backend rejected the end user's token (`jwt_validation_error`); the user must sign in
+    /// again.
+    #[error("user token rejected by the backend: {}", .0.message)]
+    UserTokenRejected(BackendError),
+
+    /// A policy rule denied the call (HTTP 403 with a policy code).
+    #[error("policy violation ({}): {}", .0.code.as_deref().unwrap_or("policy_denied"), .0.message)]
+    PolicyViolation(BackendError),
+
+    /// The grant may only be used through proxy mode.
+    #[error("this grant can only be used through proxy mode ({})", .0.code.as_deref().unwrap_or("restricted"))]
+    RestrictedGrantRequiresProxy(BackendError),
+
+    /// The API key lacks a scope the endpoint needs (`insufficient_scope`).
+    #[error("API key is missing scopes: {}", missing_list(&.0.missing))]
+    InsufficientScope(InsufficientScope),
+
+    /// The backend is refreshing this grant's provider token; retry shortly.
+    #[error("token refresh already in progress for grant {}; retry shortly", .0.grant_id.as_deref().unwrap_or("(unknown)"))]
+    TokenRefreshInProgress(GrantError),
+
+    /// Too many requests (`rate_limit_exceeded`, or a 429 without a JSON body).
+    #[error("rate limited by the backend{}", retry_hint(.0.retry_after))]
+    RateLimited(RateLimit),
+
+    /// A usage quota is exhausted (`quota_exceeded`); do not retry automatically.
+    #[error("quota exceeded{}", retry_hint(.0.retry_after))]
+    QuotaExceeded(RateLimit),
+
+    /// The API key was rejected: invalid, revoked, expired, past its rotation grace, or inactive.
+    #[error("API key rejected ({}): {}", .0.code.as_deref().unwrap_or("invalid_key"), .0.message)]
+    KeyRejected(KeyRejected),
+
+    /// A connect session failed or was declined.
+    #[error("connect session failed: {0}")]
+    Connect(ConnectError),
+
+    /// The provider answered 401: its credential was not accepted.
+    #[error("provider rejected the credential with HTTP 401 for {} {}", .0.method, .0.url)]
+    ProviderUnauthorized(ProviderError),
+
+    /// The provider answered with another error status.
+    #[error("provider returned HTTP {} for {} {}", .0.status, .0.method, .0.url)]
+    Provider(ProviderError),
+
+    /// Any other backend error answer.
+    #[error("backend returned HTTP {}{}: {}", .0.status, code_suffix(.0.code.as_deref()), .0.message)]
+    Backend(BackendError),
+
+    /// The backend answered with a body that does not follow the protocol.
+    #[error("malformed backend response from {endpoint}: {reason}")]
+    MalformedResponse {
+        /// The backend path that was called, e.g. `/sdk/token`.
+        endpoint: &'static str,
+        /// What was wrong with the response.
+        reason: String,
+    },
+
+    /// A request could not be sent or its answer could not be read.
+    #[error("network error calling {target}: {source}")]
+    Network {
+        /// `backend` or the provider URL's origin.
+        target: String,
+        /// The underlying transport error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A request did not complete within the configured timeout.
+    #[error("request to {target} timed out after {}", format_duration(*.timeout))]
+    Timeout {
+        /// `backend` or the provider URL's origin.
+        target: String,
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
+}
+
+/// The parts of a backend error answer that every backend-mapped variant carries.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct BackendError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `error` code of the body, when it had one.
+    pub code: Option<String>,
+    /// The body's `message`, or a fixed default for the error kind.
+    pub message: String,
+    /// The normalised body: the JSON object (or its FastAPI `detail` object) plus `status_code`.
+    pub details: Map<String, Value>,
+    /// The `X-Request-ID` response header, when present.
+    pub request_id: Option<String>,
+}
+
+impl BackendError {
+    /// Creates a backend error from its parts.
+    pub fn new(status: u16, code: Option<String>, message: impl Into<String>) -> Self {
+        let mut details = Map::new();
+        if let Some(code) = &code {
+            details.insert("error".into(), Value::String(code.clone()));
+        }
+        details.insert("status_code".into(), Value::from(status));
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details,
+            request_id: None,
+        }
+    }
+
+    /// Returns a string field of `details`.
+    pub fn detail_str(&self, key: &str) -> Option<&str> {
+        self.details.get(key).and_then(Value::as_str)
+    }
+}
+
+/// A backend error about a grant, with the ids that identify it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct GrantError {
+    /// The backend answer.
+    pub backend: BackendError,
+    /// The provider the grant is for.
+    pub provider_id: Option<String>,
+    /// The grant id.
+    pub grant_id: Option<String>,
+    /// The managed agent involved.
+    pub agent_id: Option<String>,
+    /// The application's id for the end user.
+    pub app_user_id: Option<String>,
+}
+
+impl GrantError {
+    /// Reads the ids from `backend.details`.
+    pub fn from_backend(backend: BackendError) -> Self {
+        let field = |key: &str| backend.detail_str(key).map(str::to_owned);
+        Self {
+            provider_id: field("provider_id"),
+            grant_id: field("grant_id"),
+            agent_id: field("agent_id"),
+            app_user_id: field("app_user_id"),
+            backend,
+        }
+    }
+}
+
+/// Several grants matched a provider-mode request.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AmbiguousGrant {
+    /// The backend answer.
+    pub backend: BackendError,
+    /// The provider.
+    pub provider_id: Option<String>,
+    /// The account identifiers of the matching grants.
+    pub account_identifiers: Vec<String>,
+    /// Whether the request named an account.
+    pub account_was_provided: bool,
+    /// The candidate grants, as listed by the backend.
+    pub candidates: Vec<GrantCandidate>,
+}
+
+/// One candidate of an [`AmbiguousGrant`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantCandidate {
+    /// The grant id.
+    pub grant_id: Option<String>,
+    /// The grant's label.
+    pub label: Option<String>,
+    /// The provider account, e.g. an email address.
+    pub account_identifier: Option<String>,
+}
+
+/// The grant lacks scopes; the user must authorize the provider again.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ScopeReauth {
+    /// HTTP status: 403.
+    pub status: u16,
+    /// The provider.
+    pub provider_id: Option<String>,
+    /// The grant.
+    pub grant_id: Option<String>,
+    /// The scopes the provider or backend reported missing.
+    pub missing_scopes: Vec<String>,
+    /// Where the mismatch was detected: `backend_flag` or `provider_insufficient_scope`.
+    pub source: String,
+    /// The backend answer, when the backend reported the mismatch.
+    pub backend: Option<BackendError>,
+}
+
+/// The API key lacks a scope.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct InsufficientScope {
+    /// The backend answer.
+    pub backend: BackendError,
+    /// Scopes the endpoint requires.
+    pub required: Vec<String>,
+    /// Scopes the key has.
+    pub granted: Vec<String>,
+    /// Scopes the key lacks.
+    pub missing: Vec<String>,
+}
+
+/// A rate-limit or quota answer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// The backend answer.
+    pub backend: BackendError,
+    /// How long to wait, from `Retry-After` or the body's `retry_after`, clamped.
+    pub retry_after: Option<Duration>,
+    /// What the limit applies to: `ip`, `api_key` or `organization`.
+    pub scope: Option<String>,
+    /// Requests allowed per window.
+    pub limit: Option<u64>,
+    /// Window length in seconds.
+    pub window_seconds: Option<u64>,
+}
+
+/// The API key was rejected.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct KeyRejected {
+    /// The backend answer; `backend.code` says why.
+    pub backend: BackendError,
+    /// The backend's hint on how to fix it.
+    pub hint: Option<String>,
+}
+
+impl std::ops::Deref for KeyRejected {
+    type Target = BackendError;
+
+    fn deref(&self) -> &BackendError {
+        &self.backend
+    }
+}
+
+/// A connect session ended without a grant.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ConnectError {
+    /// Which way it failed.
+    pub kind: ConnectErrorKind,
+    /// The backend's error code, e.g. `connect_denied`, `session_expired`.
+    pub code: Option<String>,
+    /// A human-readable reason.
+    pub message: String,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            ConnectErrorKind::Denied => "the user declined",
+            ConnectErrorKind::Config => "provider configuration error",
+            ConnectErrorKind::Timeout => "timed out",
+            ConnectErrorKind::Flow => "flow error",
+        };
+        write!(f, "{kind}: {}", self.message)
+    }
+}
+
+/// How a connect session failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectErrorKind {
+    /// The user declined the authorization.
+    Denied,
+    /// The provider or the app is misconfigured.
+    Config,
+    /// The session expired or the poll deadline elapsed.
+    Timeout,
+    /// Any other failure of the flow.
+    Flow,
+}
+
+/// A provider answered with an error status.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProviderError {
+    /// HTTP status code.
+    pub status: u16,
+    /// Upper-case method.
+    pub method: String,
+    /// The URL, without the query string, which may carry an injected credential.
+    pub url: String,
+    /// The grant used.
+    pub grant_id: Option<String>,
+    /// The provider.
+    pub provider_id: Option<String>,
+    /// The `WWW-Authenticate` header, when present.
+    pub www_authenticate: Option<String>,
+    /// The response body as text, truncated like the audit row's.
+    pub body: String,
+}
+
+impl fmt::Debug for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderError")
+            .field("status", &self.status)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("grant_id", &self.grant_id)
+            .field("provider_id", &self.provider_id)
+            .field("www_authenticate", &self.www_authenticate)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl Error {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::Config(message.into())
+    }
+
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
+        Self::InvalidRequest(message.into())
+    }
+
+    pub(crate) fn malformed(endpoint: &'static str, reason: impl Into<String>) -> Self {
+        Self::MalformedResponse {
+            endpoint,
+            reason: reason.into(),
+        }
+    }
+
+    /// Returns the backend answer behind this error, when it came from the backend.
+    pub fn backend(&self) -> Option<&BackendError> {
+        match self {
+            Self::GrantNotFound(e)
+            | Self::NoDelegatedGrant(e)
+            | Self::CredentialRevoked(e)
+            | Self::GrantExpired(e)
+            | Self::GrantRevoked(e)
+            | Self::GrantDeleted(e)
+            | Self::TokenRefreshInProgress(e) => Some(&e.backend),
+            Self::AmbiguousGrant(e) => Some(&e.backend),
+            Self::ScopeReauthRequired(e) => e.backend.as_ref(),
+            Self::InsufficientScope(e) => Some(&e.backend),
+            Self::RateLimited(e) | Self::QuotaExceeded(e) => Some(&e.backend),
+            Self::KeyRejected(e) => Some(&e.backend),
+            Self::UserTokenRejected(e)
+            | Self::PolicyViolation(e)
+            | Self::RestrictedGrantRequiresProxy(e)
+            | Self::Backend(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Returns the HTTP status of the backend or provider answer behind this error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::ScopeReauthRequired(e) => Some(e.status),
+            Self::Provider(e) | Self::ProviderUnauthorized(e) => Some(e.status),
+            _ => self.backend().map(|b| b.status),
+        }
+    }
+
+    /// Returns the backend's `error` code, e.g. `grant_not_found`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Connect(e) => e.code.as_deref(),
+            _ => self.backend().and_then(|b| b.code.as_deref()),
+        }
+    }
+
+    /// Returns the provider this error is about, when known.
+    pub fn provider_id(&self) -> Option<&str> {
+        match self {
+            Self::GrantNotFound(e)
+            | Self::NoDelegatedGrant(e)
+            | Self::CredentialRevoked(e)
+            | Self::GrantExpired(e)
+            | Self::GrantRevoked(e)
+            | Self::GrantDeleted(e)
+            | Self::TokenRefreshInProgress(e) => e.provider_id.as_deref(),
+            Self::AmbiguousGrant(e) => e.provider_id.as_deref(),
+            Self::ScopeReauthRequired(e) => e.provider_id.as_deref(),
+            Self::Provider(e) | Self::ProviderUnauthorized(e) => e.provider_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Returns the grant this error is about, when known.
+    pub fn grant_id(&self) -> Option<&str> {
+        match self {
+            Self::GrantNotFound(e)
+            | Self::NoDelegatedGrant(e)
+            | Self::CredentialRevoked(e)
+            | Self::GrantExpired(e)
+            | Self::GrantRevoked(e)
+            | Self::GrantDeleted(e)
+            | Self::TokenRefreshInProgress(e) => e.grant_id.as_deref(),
+            Self::ScopeReauthRequired(e) => e.grant_id.as_deref(),
+            Self::Provider(e) | Self::ProviderUnauthorized(e) => e.grant_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Returns the managed agent this error is about, when known.
+    pub fn agent_id(&self) -> Option<&str> {
+        match self {
+            Self::GrantNotFound(e) | Self::NoDelegatedGrant(e) | Self::GrantExpired(e) => {
+                e.agent_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Returns the scopes the user must grant, for [`Error::ScopeReauthRequired`].
+    pub fn missing_scopes(&self) -> &[String] {
+        match self {
+            Self::ScopeReauthRequired(e) => &e.missing_scopes,
+            _ => &[],
+        }
+    }
+
+    /// Returns whether a connect session for [`Error::provider_id`] would fix this error:
+    /// the user has no usable grant, or must authorize the provider again.
+    pub fn needs_connect_session(&self) -> bool {
+        matches!(
+            self,
+            Self::GrantNotFound(_)
+                | Self::NoDelegatedGrant(_)
+                | Self::ScopeReauthRequired(_)
+                | Self::CredentialRevoked(_)
+                | Self::GrantExpired(_)
+                | Self::GrantRevoked(_)
+                | Self::GrantDeleted(_)
+                | Self::ProviderUnauthorized(_)
+        )
+    }
+
+    /// Returns how long to wait before retrying, when the backend said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited(e) | Self::QuotaExceeded(e) => e.retry_after,
+            _ => self
+                .backend()
+                .and_then(|b| b.details.get("retry_after_seconds"))
+                .and_then(Value::as_u64)
+                .map(Duration::from_secs),
+        }
+    }
+
+    /// Returns whether the same call may succeed if retried later unchanged: rate limits,
+    /// a token refresh in progress, 5xx answers, timeouts and network failures. A quota that
+    /// is exhausted is not retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::RateLimited(_)
+            | Self::TokenRefreshInProgress(_)
+            | Self::Timeout { .. }
+            | Self::Network { .. } => true,
+            Self::Backend(e) => matches!(e.status, 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// Returns whether this error is a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. })
+    }
+}
+
+fn for_provider(provider_id: Option<&str>) -> String {
+    provider_id
+        .map(|p| format!(" for provider `{p}`"))
+        .unwrap_or_default()
+}
+
+fn missing_list(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        "the missing scopes were not reported".to_owned()
+    } else {
+        format!("missing {}", scopes.join(", "))
+    }
+}
+
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|d| format!("; retry after {}", format_duration(d)))
+        .unwrap_or_default()
+}
+
+fn code_suffix(code: Option<&str>) -> String {
+    code.map(|c| format!(" ({c})")).unwrap_or_default()
+}
+
+fn format_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}

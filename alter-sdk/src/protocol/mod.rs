@@ -1,0 +1,8 @@
+//! The wire protocol between the SDK and the Alter backend.
+//!
+//! Everything here is pure: formats, validators and encoders with no I/O, shared by the vault
+//! client and by DevVault, which must agree on every byte.
+
+pub mod api_key;
+pub mod json;
+pub mod signing;

@@ -1,0 +1,2 @@
+//! Quickstart placeholder until the axum integration lands.
+fn main() {}
