@@ -113,6 +113,10 @@ pub enum Error {
     #[error("provider returned HTTP {} for {} {}", .0.status, .0.method, .0.url)]
     Provider(ProviderError),
 
+    /// A provider response body could not be decoded as the caller asked.
+    #[error("{0}")]
+    Decode(String),
+
     /// Any other backend error answer.
     #[error("backend returned HTTP {}{}: {}", .0.status, code_suffix(.0.code.as_deref()), .0.message)]
     Backend(BackendError),
