@@ -1,0 +1,477 @@
+//! Sending a credential request: fetch the credential, call the provider, record the audit row.
+//!
+//! The order is fixed so that nothing leaves the process before every local check passed:
+//! validate the arguments and the provider URL, resolve the user, `POST /sdk/token`, validate
+//! the token response, inject the credential, call the provider, schedule the audit row, and
+//! only then turn an error status into a typed error.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use http::{HeaderMap, Method};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, ProviderError, ScopeReauth};
+use crate::identity::UserToken;
+use crate::protocol::audit::{AuditRow, RequestBodyRecord, ResponseRecord};
+use crate::protocol::context::AuditContext;
+use crate::protocol::inject::{Injection, plan_injection};
+use crate::protocol::json::to_ascii_vec;
+use crate::protocol::provider_url::{MAX_URL_LEN, apply_path_params, validate_provider_url};
+use crate::protocol::token_response::{TokenResponse, parse_token_response};
+use crate::protocol::www_authenticate::parse_bearer_challenge;
+
+use super::audit::{AUDIT_PATH, BackgroundPost};
+use super::backend::{Backend, Call, SDK_USER_AGENT, transport_error};
+use super::request::{Body, GrantSelector, RequestBuilder};
+use super::response::Response;
+use super::transport::TransportError;
+
+const TOKEN_PATH: &str = "/sdk/token";
+const SCOPE_REPORT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The checked arguments of one credential request.
+struct Checked {
+    method: Method,
+    /// The URL after path parameters, as sent to `/sdk/token` and recorded in the audit row.
+    url: String,
+    provider_url: url::Url,
+    context: AuditContext,
+    encoded_context: Option<String>,
+    body: Option<(Bytes, bool)>,
+    user_token: Option<UserToken>,
+}
+
+pub(crate) async fn send(request: RequestBuilder) -> Result<Response, Error> {
+    let checked = check(&request)?;
+    let token_body = token_request_body(&request, &checked)?;
+
+    let inner = request.vault.inner();
+    let backend = Arc::clone(inner.backend());
+    let mut call = Call::post_json(TOKEN_PATH, token_body);
+    call.context = checked.encoded_context.as_deref();
+    let reply = backend.send_checked(call).await?;
+    let token = parse_token_response(&reply.body)?;
+    let injection = plan_injection(&token)?;
+
+    let outgoing = build_provider_request(&request, &checked, &injection)?;
+    let audit_headers = outgoing.audit_headers.clone();
+    let timeout = inner.provider_timeout();
+    let started = Instant::now();
+    let result = inner.provider().send(outgoing.request, timeout).await;
+    let latency = started.elapsed();
+
+    let record = match &result {
+        Ok(response) => ResponseRecord::from_response(response),
+        Err(TransportError::Timeout) => ResponseRecord::timeout(timeout),
+        Err(TransportError::Network(_)) => ResponseRecord::network(),
+    };
+    let row = AuditRow {
+        grant_id: token.grant_id.clone(),
+        provider_id: token.provider_id.clone(),
+        token_generation: token.token_generation.clone(),
+        method: checked.method.as_str().to_owned(),
+        url: checked.url.clone(),
+        request_headers: audit_headers,
+        request_body: request_body_record(&request.body),
+        response: record,
+        latency_ms: latency_ms(&backend, latency),
+        reason: request.reason.clone(),
+        context: (!checked.context.is_empty()).then(|| checked.context.clone()),
+    };
+    schedule_audit(&request, &backend, &row, checked.encoded_context.clone());
+
+    let response = result.map_err(|e| {
+        transport_error(e, origin_of(&checked.provider_url), timeout)
+    })?;
+    check_provider_status(&request, &checked, &token, &backend, response)
+}
+
+fn check(request: &RequestBuilder) -> Result<Checked, Error> {
+    if request
+        .user_token
+        .as_ref()
+        .is_some_and(|t| t.expose_secret().is_empty())
+    {
+        return Err(Error::invalid_request("the user token is empty"));
+    }
+    for (name, value) in [("label", &request.label), ("app_user_id", &request.app_user_id)] {
+        if value.as_deref().is_some_and(str::is_empty) {
+            return Err(Error::invalid_request(format!("{name} must not be empty")));
+        }
+        if value.is_some() && !matches!(request.grant, GrantSelector::Provider(_)) {
+            return Err(Error::invalid_request(format!(
+                "{name} selects among a provider's grants, so it needs `.provider(…)`, not `.grant_id(…)`"
+            )));
+        }
+    }
+    match &request.grant {
+        GrantSelector::Unset => {
+            return Err(Error::invalid_request(
+                "choose the grant with `.provider(…)` or `.grant_id(…)`",
+            ));
+        }
+        GrantSelector::Both => {
+            return Err(Error::invalid_request(
+                "`.provider(…)` and `.grant_id(…)` exclude each other; set only one",
+            ));
+        }
+        GrantSelector::Provider(provider) if provider.is_empty() => {
+            return Err(Error::invalid_request("the provider id must not be empty"));
+        }
+        GrantSelector::GrantId(grant_id) if grant_id.is_empty() => {
+            return Err(Error::invalid_request("the grant id must not be empty"));
+        }
+        _ => {}
+    }
+    let body = match &request.body {
+        Body::Empty => None,
+        Body::Json(value) => {
+            let bytes = serde_json::to_vec(value)
+                .map_err(|e| Error::invalid_request(format!("the JSON body cannot be encoded: {e}")))?;
+            Some((Bytes::from(bytes), true))
+        }
+        Body::Raw(bytes) => Some((bytes.clone(), false)),
+        Body::Invalid(message) => return Err(Error::invalid_request(message.clone())),
+    };
+
+    let mut context = AuditContext::new();
+    for (key, value) in &request.context {
+        context.insert(key.clone(), value.clone());
+    }
+    let encoded_context = context.encode()?;
+
+    let method = Method::from_bytes(request.method.as_str().to_ascii_uppercase().as_bytes())
+        .map_err(|_| Error::invalid_request(format!("invalid HTTP method `{}`", request.method)))?;
+    let url = apply_path_params(&request.url, &request.path_params)?;
+    let provider_url = validate_provider_url(&url)?;
+    let with_query = url_with_query(&provider_url, &request.query, &[]);
+    if with_query.as_str().len() > MAX_URL_LEN {
+        return Err(Error::invalid_request(format!(
+            "the provider URL with its query is {} characters long, more than the limit of {MAX_URL_LEN}",
+            with_query.as_str().len()
+        )));
+    }
+
+    let user_token = if request.app_user_id.is_some() && request.user_token.is_none() {
+        // The application names the user itself, so a missing token is not a fallback.
+        request.vault.resolve_user_token(None).unwrap_or(None)
+    } else {
+        request.vault.resolve_user_token(request.user_token.as_ref())?
+    };
+
+    Ok(Checked {
+        method,
+        url,
+        provider_url,
+        context,
+        encoded_context,
+        body,
+        user_token,
+    })
+}
+
+/// Encodes the `/sdk/token` body, keys in the protocol's order.
+fn token_request_body(request: &RequestBuilder, checked: &Checked) -> Result<Vec<u8>, Error> {
+    let mut body = Map::new();
+    let target = json!({ "method": checked.method.as_str(), "url": checked.url });
+    match &request.grant {
+        GrantSelector::Provider(provider) => {
+            body.insert("provider_id".into(), json!(provider));
+            body.insert("reason".into(), json!(request.reason));
+            body.insert("request".into(), target);
+            if let Some(token) = &checked.user_token {
+                body.insert("user_token".into(), json!(token.expose_secret()));
+            }
+            if let Some(app_user_id) = &request.app_user_id {
+                body.insert("app_user_id".into(), json!(app_user_id));
+            }
+            if let Some(account) = request.account.as_deref().filter(|a| !a.is_empty()) {
+                body.insert("account".into(), json!(account));
+            }
+            if let Some(label) = &request.label {
+                body.insert("label".into(), json!(label));
+            }
+        }
+        GrantSelector::GrantId(grant_id) => {
+            body.insert("grant_id".into(), json!(grant_id));
+            body.insert("reason".into(), json!(request.reason));
+            body.insert("request".into(), target);
+            if let Some(token) = &checked.user_token {
+                body.insert("user_token".into(), json!(token.expose_secret()));
+            }
+        }
+        GrantSelector::Unset | GrantSelector::Both => unreachable!("checked before encoding"),
+    }
+    to_ascii_vec(&body).map_err(|e| Error::invalid_request(format!("failed to encode: {e}")))
+}
+
+struct Outgoing {
+    request: http::Request<Bytes>,
+    audit_headers: Vec<(String, String)>,
+}
+
+/// Builds the provider request: the caller's headers, the injected credential, the user agent,
+/// additional injections, then the query and body.
+fn build_provider_request(
+    request: &RequestBuilder,
+    checked: &Checked,
+    injection: &Injection,
+) -> Result<Outgoing, Error> {
+    let mut named: Vec<(String, String)> = request.headers.clone();
+    let mut set = |named: &mut Vec<(String, String)>, name: &str, value: String| {
+        match named.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(entry) => {
+                tracing::debug!(
+                    target: "alter::request",
+                    header = name,
+                    "the injected credential replaces a header the caller set"
+                );
+                *entry = (name.to_owned(), value);
+            }
+            None => named.push((name.to_owned(), value)),
+        }
+    };
+    for (name, value) in &injection.headers {
+        set(&mut named, name, value.expose_secret().to_owned());
+    }
+    if !named.iter().any(|(n, _)| n.eq_ignore_ascii_case(USER_AGENT.as_str())) {
+        named.push(("User-Agent".to_owned(), SDK_USER_AGENT.to_owned()));
+    }
+
+    let mut headers = HeaderMap::with_capacity(named.len() + 1);
+    for (name, value) in &named {
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::invalid_request(format!("invalid header name `{name}`")))?;
+        let mut header_value = HeaderValue::from_str(value)
+            .map_err(|_| Error::invalid_request(format!("the value of header `{name}` is not a valid header value")))?;
+        if injection.is_secret_header(name) {
+            header_value.set_sensitive(true);
+        }
+        headers.append(header_name, header_value);
+    }
+    let (body, is_json) = checked.body.clone().unwrap_or_default();
+    if is_json && !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+
+    let query_injections: Vec<(String, String)> = injection
+        .query
+        .iter()
+        .map(|(name, value)| (name.clone(), value.expose_secret().to_owned()))
+        .collect();
+    let url = url_with_query(&checked.provider_url, &request.query, &query_injections);
+    if url.as_str().len() > MAX_URL_LEN {
+        return Err(Error::invalid_request(format!(
+            "the provider URL with the injected query is longer than the limit of {MAX_URL_LEN} characters"
+        )));
+    }
+
+    let mut outgoing = http::Request::builder()
+        .method(checked.method.clone())
+        .uri(url.as_str())
+        .body(body)
+        .map_err(|e| Error::invalid_request(format!("invalid provider request: {e}")))?;
+    *outgoing.headers_mut() = headers;
+
+    let audit_headers = named
+        .into_iter()
+        .filter(|(name, _)| !injection.is_secret_header(name))
+        .collect();
+    Ok(Outgoing {
+        request: outgoing,
+        audit_headers,
+    })
+}
+
+/// Appends the caller's query parameters, then the injected ones, after any query already in
+/// the URL.
+fn url_with_query(
+    url: &url::Url,
+    query: &[(String, String)],
+    injected: &[(String, String)],
+) -> url::Url {
+    let mut url = url.clone();
+    if !query.is_empty() || !injected.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in query.iter().chain(injected) {
+            pairs.append_pair(name, value);
+        }
+    }
+    url
+}
+
+fn request_body_record(body: &Body) -> RequestBodyRecord {
+    match body {
+        Body::Json(value) => RequestBodyRecord::Json(value.clone()),
+        Body::Raw(bytes) => RequestBodyRecord::Raw(bytes.clone()),
+        Body::Empty | Body::Invalid(_) => RequestBodyRecord::None,
+    }
+}
+
+fn schedule_audit(
+    request: &RequestBuilder,
+    backend: &Arc<Backend>,
+    row: &AuditRow,
+    context: Option<String>,
+) {
+    match row.encode() {
+        Ok(body) => request.vault.inner().audit().schedule(
+            Arc::clone(backend),
+            BackgroundPost {
+                path: AUDIT_PATH.to_owned(),
+                body,
+                actor_headers: true,
+                context,
+                timeout: None,
+            },
+        ),
+        Err(error) => tracing::warn!(
+            target: "alter::audit",
+            %error,
+            "failed to encode an audit row; it was not sent"
+        ),
+    }
+}
+
+/// Returns the response for a success status, or the typed provider error.
+fn check_provider_status(
+    request: &RequestBuilder,
+    checked: &Checked,
+    token: &TokenResponse,
+    backend: &Arc<Backend>,
+    response: http::Response<Bytes>,
+) -> Result<Response, Error> {
+    let (parts, body) = response.into_parts();
+    let status = parts.status.as_u16();
+    if status < 400 {
+        return Ok(Response::new(parts.status, parts.headers, body));
+    }
+
+    let www_authenticate = parts
+        .headers
+        .get(http::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let challenge = www_authenticate.as_deref().and_then(parse_bearer_challenge);
+    let challenge_error = challenge.as_ref().and_then(|c| c.error());
+    let provider_id = (!token.provider_id.is_empty()).then(|| token.provider_id.clone());
+
+    if status == 403 && challenge_error == Some("insufficient_scope") {
+        let missing: Option<Vec<String>> = challenge
+            .as_ref()
+            .and_then(|c| c.scope())
+            .map(|scope| scope.split_whitespace().map(str::to_owned).collect());
+        schedule_scope_report(
+            request,
+            backend,
+            &token.grant_id,
+            missing.as_deref(),
+            www_authenticate.as_deref().unwrap_or_default(),
+            &checked.url,
+        );
+        return Err(Error::ScopeReauthRequired(ScopeReauth {
+            status,
+            provider_id,
+            grant_id: Some(token.grant_id.clone()),
+            missing_scopes: missing.unwrap_or_default(),
+            source: "provider_insufficient_scope".into(),
+            backend: None,
+        }));
+    }
+    if status == 403 && token.scope_mismatch {
+        return Err(Error::ScopeReauthRequired(ScopeReauth {
+            status,
+            provider_id,
+            grant_id: Some(token.grant_id.clone()),
+            missing_scopes: Vec::new(),
+            source: "backend_flag".into(),
+            backend: None,
+        }));
+    }
+
+    let error = ProviderError {
+        status,
+        method: checked.method.as_str().to_owned(),
+        url: checked.url.clone(),
+        grant_id: Some(token.grant_id.clone()),
+        provider_id,
+        www_authenticate,
+        body: ResponseRecord::body_text(&body),
+    };
+    if status == 401 && challenge_error != Some("insufficient_scope") {
+        return Err(Error::ProviderUnauthorized(error));
+    }
+    Err(Error::Provider(error))
+}
+
+/// Reports a provider's `insufficient_scope` answer so the backend can flag the grant. Runs in
+/// the background with a 2 second limit; failures are only logged.
+fn schedule_scope_report(
+    request: &RequestBuilder,
+    backend: &Arc<Backend>,
+    grant_id: &str,
+    missing: Option<&[String]>,
+    www_authenticate: &str,
+    api_endpoint: &str,
+) {
+    let missing = missing.map(|scopes| {
+        scopes
+            .iter()
+            .take(50)
+            .map(|s| s.chars().take(256).collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    let body = json!({
+        "provider_status_code": 403,
+        "provider_error_code": "insufficient_scope",
+        "missing_scopes": missing,
+        "raw_www_authenticate": www_authenticate.chars().take(4096).collect::<String>(),
+        "api_endpoint": api_endpoint.chars().take(2048).collect::<String>(),
+        "detection_source": "www_authenticate_rfc6750",
+        "sdk_correlation_id": correlation_id(backend),
+    });
+    let Ok(body) = to_ascii_vec(&body) else {
+        return;
+    };
+    let grant = percent_encoding::utf8_percent_encode(grant_id, percent_encoding::NON_ALPHANUMERIC);
+    let path = format!("/sdk/grants/{grant}/report-scope-mismatch");
+    request.vault.inner().audit().schedule(
+        Arc::clone(backend),
+        BackgroundPost {
+            path,
+            body,
+            actor_headers: false,
+            context: None,
+            timeout: Some(SCOPE_REPORT_TIMEOUT),
+        },
+    );
+}
+
+/// 16 random bytes as unpadded base64url: 22 characters.
+fn correlation_id(backend: &Backend) -> String {
+    use base64::Engine as _;
+    #[cfg(test)]
+    if let Some(fixed) = backend.fixed_signing() {
+        return fixed.correlation_id.clone();
+    }
+    #[cfg(not(test))]
+    let _ = backend;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+fn latency_ms(backend: &Backend, latency: Duration) -> u64 {
+    #[cfg(test)]
+    if backend.fixed_signing().is_some() {
+        return 0;
+    }
+    #[cfg(not(test))]
+    let _ = backend;
+    u64::try_from(latency.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn origin_of(url: &url::Url) -> String {
+    url.origin().ascii_serialization()
+}
