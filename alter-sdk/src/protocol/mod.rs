@@ -4,5 +4,6 @@
 //! client and by DevVault, which must agree on every byte.
 
 pub mod api_key;
+pub mod error_body;
 pub mod json;
 pub mod signing;
