@@ -7,3 +7,4 @@ pub mod api_key;
 pub mod error_body;
 pub mod json;
 pub mod signing;
+pub mod token_response;
