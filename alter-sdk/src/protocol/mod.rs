@@ -6,5 +6,6 @@
 pub mod api_key;
 pub mod error_body;
 pub mod json;
+pub mod provider_url;
 pub mod signing;
 pub mod token_response;
