@@ -5,6 +5,7 @@
 
 pub mod api_key;
 pub mod error_body;
+pub mod inject;
 pub mod json;
 pub mod provider_url;
 pub mod signing;
