@@ -10,3 +10,4 @@ pub mod json;
 pub mod provider_url;
 pub mod signing;
 pub mod token_response;
+pub mod www_authenticate;
