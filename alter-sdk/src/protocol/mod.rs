@@ -4,6 +4,7 @@
 //! client and by DevVault, which must agree on every byte.
 
 pub mod api_key;
+pub mod audit;
 pub mod context;
 pub mod error_body;
 pub mod inject;
