@@ -486,6 +486,8 @@ fn map_insufficient_scope(response: ErrorResponse) -> Error {
     let required = string_list(details, "required");
     let granted = string_list(details, "granted");
     let missing = string_list(details, "missing");
+    // NOTE: no recorded response shows `required_any_of`; a list of scope strings is assumed,
+    // other entries are skipped, and the raw value stays in `details`.
     let required_any_of = string_list(details, "required_any_of");
     let scope_version = unsigned_field(details, "scope_version");
     let current_scope_version = unsigned_field(details, "current_scope_version");
