@@ -13,8 +13,6 @@ use tokio_util::task::TaskTracker;
 
 use super::backend::{Backend, Call};
 
-pub(crate) const AUDIT_PATH: &str = "/sdk/oauth/audit/api-call";
-
 /// One background POST.
 pub(crate) struct BackgroundPost {
     pub(crate) path: String,
@@ -73,11 +71,6 @@ impl AuditQueue {
         self.tracker.close();
         self.tracker.wait().await;
         self.tracker.reopen();
-    }
-
-    #[cfg(test)]
-    pub(crate) fn pending(&self) -> usize {
-        self.tracker.len()
     }
 }
 

@@ -140,14 +140,17 @@ impl Backend {
         &self.api_key
     }
 
+    #[cfg(test)]
     pub(crate) fn caller(&self) -> Option<&str> {
         self.caller.as_deref()
     }
 
+    #[cfg(test)]
     pub(crate) fn caller_type(&self) -> CallerType {
         self.caller_type
     }
 
+    #[cfg(test)]
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
     }

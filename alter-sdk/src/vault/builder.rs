@@ -123,10 +123,8 @@ impl VaultBuilder {
             );
         }
 
-        if let Some(caller) = &self.caller {
-            if let Err(problem) = validate_caller(caller) {
-                problems.push(problem);
-            }
+        if let Some(Err(problem)) = self.caller.as_deref().map(validate_caller) {
+            problems.push(problem);
         }
         let caller_type = match (kind, self.caller_type) {
             (Some(PrincipalKind::Agent), Some(CallerType::Service)) => {

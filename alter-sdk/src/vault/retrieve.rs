@@ -15,15 +15,20 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ProviderError, ScopeReauth};
 use crate::identity::UserToken;
-use crate::protocol::audit::{AuditRow, RequestBodyRecord, ResponseRecord};
+use crate::protocol::audit::{
+    AUDIT_ENDPOINT, AuditRow, TransportFailure, audit_request_headers, audit_response_headers,
+    describe_raw_request_body, describe_response_body, describe_transport_failure,
+};
 use crate::protocol::context::AuditContext;
 use crate::protocol::inject::{Injection, plan_injection};
 use crate::protocol::json::to_ascii_vec;
-use crate::protocol::provider_url::{MAX_URL_LEN, apply_path_params, validate_provider_url};
+use crate::protocol::provider_url::{
+    apply_path_params, check_url_length, encode_path_segment, validate_provider_url,
+};
 use crate::protocol::token_response::{TokenResponse, parse_token_response};
 use crate::protocol::www_authenticate::parse_bearer_challenge;
 
-use super::audit::{AUDIT_PATH, BackgroundPost};
+use super::audit::BackgroundPost;
 use super::backend::{Backend, Call, SDK_USER_AGENT, transport_error};
 use super::request::{Body, GrantSelector, RequestBuilder};
 use super::response::Response;
@@ -63,10 +68,22 @@ pub(crate) async fn send(request: RequestBuilder) -> Result<Response, Error> {
     let result = inner.provider().send(outgoing.request, timeout).await;
     let latency = started.elapsed();
 
-    let record = match &result {
-        Ok(response) => ResponseRecord::from_response(response),
-        Err(TransportError::Timeout) => ResponseRecord::timeout(timeout),
-        Err(TransportError::Network(_)) => ResponseRecord::network(),
+    let (response_status, response_headers, response_body) = match &result {
+        Ok(response) => (
+            response.status().as_u16(),
+            Some(audit_response_headers(response.headers())),
+            describe_response_body(response.body()),
+        ),
+        Err(TransportError::Timeout) => (
+            0,
+            None,
+            describe_transport_failure(TransportFailure::Timeout(timeout)),
+        ),
+        Err(TransportError::Network(_)) => (
+            0,
+            None,
+            describe_transport_failure(TransportFailure::Network),
+        ),
     };
     let row = AuditRow {
         grant_id: token.grant_id.clone(),
@@ -74,18 +91,19 @@ pub(crate) async fn send(request: RequestBuilder) -> Result<Response, Error> {
         token_generation: token.token_generation.clone(),
         method: checked.method.as_str().to_owned(),
         url: checked.url.clone(),
-        request_headers: audit_headers,
+        request_headers: audit_request_headers(audit_headers, &injection),
         request_body: request_body_record(&request.body),
-        response: record,
+        response_status,
+        response_headers,
+        response_body,
         latency_ms: latency_ms(&backend, latency),
         reason: request.reason.clone(),
         context: (!checked.context.is_empty()).then(|| checked.context.clone()),
     };
     schedule_audit(&request, &backend, &row, checked.encoded_context.clone());
 
-    let response = result.map_err(|e| {
-        transport_error(e, origin_of(&checked.provider_url), timeout)
-    })?;
+    let response =
+        result.map_err(|e| transport_error(e, origin_of(&checked.provider_url), timeout))?;
     check_provider_status(&request, &checked, &token, &backend, response)
 }
 
@@ -97,7 +115,10 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
     {
         return Err(Error::invalid_request("the user token is empty"));
     }
-    for (name, value) in [("label", &request.label), ("app_user_id", &request.app_user_id)] {
+    for (name, value) in [
+        ("label", &request.label),
+        ("app_user_id", &request.app_user_id),
+    ] {
         if value.as_deref().is_some_and(str::is_empty) {
             return Err(Error::invalid_request(format!("{name} must not be empty")));
         }
@@ -129,8 +150,9 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
     let body = match &request.body {
         Body::Empty => None,
         Body::Json(value) => {
-            let bytes = serde_json::to_vec(value)
-                .map_err(|e| Error::invalid_request(format!("the JSON body cannot be encoded: {e}")))?;
+            let bytes = serde_json::to_vec(value).map_err(|e| {
+                Error::invalid_request(format!("the JSON body cannot be encoded: {e}"))
+            })?;
             Some((Bytes::from(bytes), true))
         }
         Body::Raw(bytes) => Some((bytes.clone(), false)),
@@ -147,19 +169,15 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
         .map_err(|_| Error::invalid_request(format!("invalid HTTP method `{}`", request.method)))?;
     let url = apply_path_params(&request.url, &request.path_params)?;
     let provider_url = validate_provider_url(&url)?;
-    let with_query = url_with_query(&provider_url, &request.query, &[]);
-    if with_query.as_str().len() > MAX_URL_LEN {
-        return Err(Error::invalid_request(format!(
-            "the provider URL with its query is {} characters long, more than the limit of {MAX_URL_LEN}",
-            with_query.as_str().len()
-        )));
-    }
+    check_url_length(&url_with_query(&provider_url, &request.query))?;
 
     let user_token = if request.app_user_id.is_some() && request.user_token.is_none() {
         // The application names the user itself, so a missing token is not a fallback.
         request.vault.resolve_user_token(None).unwrap_or(None)
     } else {
-        request.vault.resolve_user_token(request.user_token.as_ref())?
+        request
+            .vault
+            .resolve_user_token(request.user_token.as_ref())?
     };
 
     Ok(Checked {
@@ -221,23 +239,35 @@ fn build_provider_request(
     injection: &Injection,
 ) -> Result<Outgoing, Error> {
     let mut named: Vec<(String, String)> = request.headers.clone();
-    let mut set = |named: &mut Vec<(String, String)>, name: &str, value: String| {
-        match named.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+    for (name, value) in injection.headers() {
+        let value = value
+            .to_str()
+            .map_err(|_| {
+                Error::malformed(
+                    TOKEN_PATH,
+                    format!("the credential for header `{name}` is not visible ASCII"),
+                )
+            })?
+            .to_owned();
+        match named
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+        {
             Some(entry) => {
                 tracing::debug!(
                     target: "alter::request",
-                    header = name,
+                    header = name.as_str(),
                     "the injected credential replaces a header the caller set"
                 );
-                *entry = (name.to_owned(), value);
+                *entry = (name.as_str().to_owned(), value);
             }
-            None => named.push((name.to_owned(), value)),
+            None => named.push((name.as_str().to_owned(), value)),
         }
-    };
-    for (name, value) in &injection.headers {
-        set(&mut named, name, value.expose_secret().to_owned());
     }
-    if !named.iter().any(|(n, _)| n.eq_ignore_ascii_case(USER_AGENT.as_str())) {
+    if !named
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case(USER_AGENT.as_str()))
+    {
         named.push(("User-Agent".to_owned(), SDK_USER_AGENT.to_owned()));
     }
 
@@ -245,29 +275,23 @@ fn build_provider_request(
     for (name, value) in &named {
         let header_name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::invalid_request(format!("invalid header name `{name}`")))?;
-        let mut header_value = HeaderValue::from_str(value)
-            .map_err(|_| Error::invalid_request(format!("the value of header `{name}` is not a valid header value")))?;
-        if injection.is_secret_header(name) {
-            header_value.set_sensitive(true);
-        }
+        let header_value = HeaderValue::from_str(value).map_err(|_| {
+            Error::invalid_request(format!(
+                "the value of header `{name}` is not a valid header value"
+            ))
+        })?;
         headers.append(header_name, header_value);
     }
+    // Re-applying marks the injected values sensitive, so `Debug` of the request hides them.
+    injection.apply_headers(&mut headers);
     let (body, is_json) = checked.body.clone().unwrap_or_default();
     if is_json && !headers.contains_key(CONTENT_TYPE) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
 
-    let query_injections: Vec<(String, String)> = injection
-        .query
-        .iter()
-        .map(|(name, value)| (name.clone(), value.expose_secret().to_owned()))
-        .collect();
-    let url = url_with_query(&checked.provider_url, &request.query, &query_injections);
-    if url.as_str().len() > MAX_URL_LEN {
-        return Err(Error::invalid_request(format!(
-            "the provider URL with the injected query is longer than the limit of {MAX_URL_LEN} characters"
-        )));
-    }
+    let mut url = url_with_query(&checked.provider_url, &request.query);
+    injection.apply_query(&mut url);
+    check_url_length(&url)?;
 
     let mut outgoing = http::Request::builder()
         .method(checked.method.clone())
@@ -275,39 +299,26 @@ fn build_provider_request(
         .body(body)
         .map_err(|e| Error::invalid_request(format!("invalid provider request: {e}")))?;
     *outgoing.headers_mut() = headers;
-
-    let audit_headers = named
-        .into_iter()
-        .filter(|(name, _)| !injection.is_secret_header(name))
-        .collect();
     Ok(Outgoing {
         request: outgoing,
-        audit_headers,
+        audit_headers: named,
     })
 }
 
-/// Appends the caller's query parameters, then the injected ones, after any query already in
-/// the URL.
-fn url_with_query(
-    url: &url::Url,
-    query: &[(String, String)],
-    injected: &[(String, String)],
-) -> url::Url {
+/// Appends the caller's query parameters after any query already in the URL.
+fn url_with_query(url: &url::Url, query: &[(String, String)]) -> url::Url {
     let mut url = url.clone();
-    if !query.is_empty() || !injected.is_empty() {
-        let mut pairs = url.query_pairs_mut();
-        for (name, value) in query.iter().chain(injected) {
-            pairs.append_pair(name, value);
-        }
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
     }
     url
 }
 
-fn request_body_record(body: &Body) -> RequestBodyRecord {
+fn request_body_record(body: &Body) -> Value {
     match body {
-        Body::Json(value) => RequestBodyRecord::Json(value.clone()),
-        Body::Raw(bytes) => RequestBodyRecord::Raw(bytes.clone()),
-        Body::Empty | Body::Invalid(_) => RequestBodyRecord::None,
+        Body::Json(value) => value.clone(),
+        Body::Raw(bytes) => describe_raw_request_body(bytes),
+        Body::Empty | Body::Invalid(_) => Value::Null,
     }
 }
 
@@ -317,23 +328,16 @@ fn schedule_audit(
     row: &AuditRow,
     context: Option<String>,
 ) {
-    match row.encode() {
-        Ok(body) => request.vault.inner().audit().schedule(
-            Arc::clone(backend),
-            BackgroundPost {
-                path: AUDIT_PATH.to_owned(),
-                body,
-                actor_headers: true,
-                context,
-                timeout: None,
-            },
-        ),
-        Err(error) => tracing::warn!(
-            target: "alter::audit",
-            %error,
-            "failed to encode an audit row; it was not sent"
-        ),
-    }
+    request.vault.inner().audit().schedule(
+        Arc::clone(backend),
+        BackgroundPost {
+            path: AUDIT_ENDPOINT.to_owned(),
+            body: row.to_json(),
+            actor_headers: true,
+            context,
+            timeout: None,
+        },
+    );
 }
 
 /// Returns the response for a success status, or the typed provider error.
@@ -362,8 +366,8 @@ fn check_provider_status(
     if status == 403 && challenge_error == Some("insufficient_scope") {
         let missing: Option<Vec<String>> = challenge
             .as_ref()
-            .and_then(|c| c.scope())
-            .map(|scope| scope.split_whitespace().map(str::to_owned).collect());
+            .and_then(|c| c.scopes())
+            .map(|scopes| scopes.into_iter().map(str::to_owned).collect());
         schedule_scope_report(
             request,
             backend,
@@ -399,7 +403,7 @@ fn check_provider_status(
         grant_id: Some(token.grant_id.clone()),
         provider_id,
         www_authenticate,
-        body: ResponseRecord::body_text(&body),
+        body: describe_response_body(&body),
     };
     if status == 401 && challenge_error != Some("insufficient_scope") {
         return Err(Error::ProviderUnauthorized(error));
@@ -436,8 +440,10 @@ fn schedule_scope_report(
     let Ok(body) = to_ascii_vec(&body) else {
         return;
     };
-    let grant = percent_encoding::utf8_percent_encode(grant_id, percent_encoding::NON_ALPHANUMERIC);
-    let path = format!("/sdk/grants/{grant}/report-scope-mismatch");
+    let path = format!(
+        "/sdk/grants/{}/report-scope-mismatch",
+        encode_path_segment(grant_id)
+    );
     request.vault.inner().audit().schedule(
         Arc::clone(backend),
         BackgroundPost {

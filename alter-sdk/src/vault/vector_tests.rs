@@ -100,26 +100,28 @@ fn recorded(name: &str) -> Vec<Value> {
 }
 
 fn recorded_header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
-    request["headers"].as_array().unwrap().iter().find_map(|pair| {
-        let key = pair[0].as_str()?;
-        key.eq_ignore_ascii_case(name).then(|| pair[1].as_str())?
-    })
+    request["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|pair| {
+            let key = pair[0].as_str()?;
+            key.eq_ignore_ascii_case(name).then(|| pair[1].as_str())?
+        })
 }
 
-fn vault(
-    builder: super::VaultBuilder,
-    backend: &Arc<Recorder>,
-    provider: &Arc<Recorder>,
-) -> Vault {
-    builder.base_url("https://backend.alterauth.com").build_with(
-        Arc::clone(backend) as Arc<dyn HttpTransport>,
-        Arc::clone(provider) as Arc<dyn HttpTransport>,
-        FixedSigning {
-            timestamp: 1_700_000_000,
-            nonce: "00112233445566778899aabbccddeeff".into(),
-            correlation_id: "fixed-correlation-id".into(),
-        },
-    )
+fn vault(builder: super::VaultBuilder, backend: &Arc<Recorder>, provider: &Arc<Recorder>) -> Vault {
+    builder
+        .base_url("https://backend.alterauth.com")
+        .build_with(
+            Arc::clone(backend) as Arc<dyn HttpTransport>,
+            Arc::clone(provider) as Arc<dyn HttpTransport>,
+            FixedSigning {
+                timestamp: 1_700_000_000,
+                nonce: "00112233445566778899aabbccddeeff".into(),
+                correlation_id: "fixed-correlation-id".into(),
+            },
+        )
 }
 
 /// Asserts that a backend request matches the recorded one: path, body and every signed
@@ -127,7 +129,11 @@ fn vault(
 fn assert_backend_request(actual: &http::Request<Bytes>, expected: &Value) {
     let path = expected["raw_path"].as_str().unwrap();
     assert_eq!(actual.uri().path_and_query().unwrap().as_str(), path);
-    assert_eq!(actual.method().as_str(), expected["method"].as_str().unwrap(), "{path}");
+    assert_eq!(
+        actual.method().as_str(),
+        expected["method"].as_str().unwrap(),
+        "{path}"
+    );
     assert_eq!(
         std::str::from_utf8(actual.body()).unwrap(),
         expected["body"].as_str().unwrap(),
@@ -147,7 +153,11 @@ fn assert_backend_request(actual: &http::Request<Bytes>, expected: &Value) {
         "Content-Type",
     ] {
         let actual_value = actual.headers().get(name).map(|v| v.to_str().unwrap());
-        assert_eq!(actual_value, recorded_header(expected, name), "{path}: {name}");
+        assert_eq!(
+            actual_value,
+            recorded_header(expected, name),
+            "{path}: {name}"
+        );
     }
 }
 
@@ -155,7 +165,10 @@ fn assert_backend_request(actual: &http::Request<Bytes>, expected: &Value) {
 /// sets (the user agent is the recording client's, set by the test).
 fn assert_provider_request(actual: &http::Request<Bytes>, expected: &Value, headers: &[&str]) {
     assert_eq!(actual.uri().to_string(), expected["url"].as_str().unwrap());
-    assert_eq!(actual.method().as_str(), expected["method"].as_str().unwrap());
+    assert_eq!(
+        actual.method().as_str(),
+        expected["method"].as_str().unwrap()
+    );
     assert_eq!(
         std::str::from_utf8(actual.body()).unwrap(),
         expected["body"].as_str().unwrap()
