@@ -1,2 +1,149 @@
-//! Quickstart placeholder until the axum integration lands.
-fn main() {}
+//! The quickstart: DevVault, its demo provider and an axum app, with the commands to try them.
+//!
+//! ```sh
+//! cargo run --example quickstart                 # app on 127.0.0.1:8000
+//! cargo run --example quickstart -- --bind ADDR  # another address
+//! ```
+//!
+//! Without `ALTER_API_KEY` it starts DevVault in process, with consent pages that approve
+//! without a click so that `curl -L` completes the connect flow. With `ALTER_API_KEY` set (and
+//! `ALTER_BASE_URL` when the backend is not the hosted one), the app runs against that backend
+//! and calls the API at `ALTER_DEMO_API_URL`; `alter-dev` prints all three.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line example that prints its instructions"
+)]
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use alter::axum::AlterAxum;
+use alter::dev::DevVault;
+use alter_examples::quickstart::{AppState, router};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+const DEFAULT_BIND: &str = "127.0.0.1:8000";
+const USAGE: &str = "usage: quickstart [--bind ADDR]
+
+  --bind ADDR   address of the app (default 127.0.0.1:8000; port 0 picks a free port)
+
+Without ALTER_API_KEY the app runs against an in-process DevVault. With ALTER_API_KEY set it
+runs against ALTER_BASE_URL (default: the hosted backend) and calls ALTER_DEMO_API_URL.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let bind = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(bind)) => bind,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(bind).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns the bind address, or `None` when help was asked for.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SocketAddr>, String> {
+    let mut bind = DEFAULT_BIND.to_owned();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bind" => bind = args.next().ok_or("--bind needs an address, e.g. 127.0.0.1:8000")?,
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    bind.parse()
+        .map(Some)
+        .map_err(|e| format!("invalid --bind address `{bind}`: {e}"))
+}
+
+async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
+    let (alter, demo_api_url, dev) = match std::env::var("ALTER_API_KEY") {
+        Ok(api_key) => {
+            let demo_api_url = std::env::var("ALTER_DEMO_API_URL").map_err(|_| {
+                "ALTER_DEMO_API_URL is not set; with ALTER_API_KEY set, the quickstart calls the \
+                 API at ALTER_DEMO_API_URL (alter-dev prints it)"
+            })?;
+            let alter = AlterAxum::new(api_key).caller("quickstart").build()?;
+            (alter, demo_api_url, None)
+        }
+        Err(_) => {
+            let dev = DevVault::builder().auto_approve(true).start().await?;
+            let alter = AlterAxum::new(dev.api_key())
+                .caller("quickstart")
+                .base_url(dev.base_url())
+                .build()?;
+            (alter, dev.demo_api_url(), Some(dev))
+        }
+    };
+
+    let listener = TcpListener::bind(bind).await?;
+    let app_url = format!("http://{}", listener.local_addr()?);
+    print_instructions(&app_url, alter.vault().base_url(), dev.as_ref());
+
+    let app = router(AppState {
+        alter: alter.clone(),
+        demo_api_url,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+
+    tracing::info!("stopping: sending pending audit rows");
+    alter.shutdown().await;
+    if let Some(dev) = dev {
+        dev.shutdown().await;
+    }
+    Ok(())
+}
+
+fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) {
+    println!("alter quickstart: app on {app_url}, backend {backend_url}");
+    println!();
+    match dev {
+        Some(dev) => {
+            println!("1. A dev user token for \"alice\" (DevVault mints one for any name:");
+            println!("   curl -s -X POST {}/dev/users/bob/token):", dev.base_url());
+            println!("   export TOKEN='{}'", dev.user_token("alice"));
+        }
+        None => {
+            println!("1. Use a signed-in user's bearer token from your identity provider:");
+            println!("   export TOKEN='<user token>'");
+        }
+    }
+    println!();
+    println!("2. Create a connect session for the demo provider:");
+    println!("   curl -s -H \"Authorization: Bearer $TOKEN\" {app_url}/connect");
+    println!();
+    println!("3. Authorize the provider: open connect_url in a browser, or in one line:");
+    println!(
+        "   curl -sL \"$(curl -s -H \"Authorization: Bearer $TOKEN\" {app_url}/connect | sed -E 's/.*\"connect_url\":\"([^\"]*)\".*/\\1/')\""
+    );
+    println!();
+    println!("4. Call the provider's API through the vault:");
+    println!("   curl -s -X POST -H \"Authorization: Bearer $TOKEN\" {app_url}/chat");
+    println!();
+    println!("Press Ctrl-C to stop.");
+}
