@@ -1,0 +1,568 @@
+//! `impl IntoResponse for alter::Error`: the status and the safe JSON body of each error.
+//!
+//! The body never carries the error's `Display` text, because that can contain backend
+//! messages, provider URLs and request ids. Each row has a fixed message instead, and the full
+//! error goes to the log for every `5xx` answer.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use super::json_error::{CHALLENGE, CHALLENGE_INVALID_TOKEN, JsonError};
+use crate::error::{ConnectErrorKind, Error};
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let reply = reply_for(&self);
+        if reply.status.is_server_error() {
+            tracing::error!(
+                target: "alter::axum",
+                status = reply.status.as_u16(),
+                code = reply.code(),
+                error = %self,
+                "request failed"
+            );
+        } else {
+            tracing::debug!(
+                target: "alter::axum",
+                status = reply.status.as_u16(),
+                code = reply.code(),
+                "request rejected"
+            );
+        }
+        reply.into_response()
+    }
+}
+
+/// Chooses the status, code, message and headers for `error`.
+fn reply_for(error: &Error) -> JsonError {
+    match error {
+        Error::MissingUserToken => JsonError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_bearer_token",
+            "this request needs a signed-in user; send `Authorization: Bearer <token>`",
+        )
+        .challenge(CHALLENGE),
+        Error::UserTokenRejected(_) => JsonError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the bearer token was rejected; sign in again",
+        )
+        .challenge(CHALLENGE_INVALID_TOKEN),
+
+        Error::GrantNotFound(_) => connect_required(error, "grant_not_found", |provider| {
+            format!("the user has not connected {provider}; start a connect session")
+        }),
+        Error::NoDelegatedGrant(_) => connect_required(error, "no_delegated_grant", |provider| {
+            format!("the agent has no delegated access to {provider}; start a connect session")
+        }),
+        Error::ScopeReauthRequired(_) => {
+            connect_required(error, "scope_reauth_required", |provider| {
+                format!(
+                    "the connection to {provider} lacks required permissions; \
+                     start a connect session to authorize again"
+                )
+            })
+        }
+        Error::CredentialRevoked(_) => connect_again(error, "credential_revoked"),
+        Error::GrantExpired(_) => connect_again(error, "grant_expired"),
+        Error::GrantRevoked(_) => connect_again(error, "grant_revoked"),
+        Error::GrantDeleted(_) => connect_again(error, "grant_deleted"),
+        Error::ProviderUnauthorized(_) => {
+            connect_required(error, "provider_unauthorized", |provider| {
+                format!(
+                    "{provider} rejected the stored credential; \
+                     start a connect session to connect again"
+                )
+            })
+        }
+
+        Error::AmbiguousGrant(_) => with_provider(
+            JsonError::new(
+                StatusCode::CONFLICT,
+                "ambiguous_grant",
+                "several connected accounts match this request; choose one",
+            ),
+            error,
+        ),
+        Error::PolicyViolation(_) => JsonError::new(
+            StatusCode::FORBIDDEN,
+            "policy_violation",
+            "a vault policy denied this request",
+        ),
+        Error::Connect(connect) => match connect.kind {
+            ConnectErrorKind::Denied => JsonError::new(
+                StatusCode::FORBIDDEN,
+                "connect_denied",
+                "the user declined to connect the account",
+            ),
+            ConnectErrorKind::Timeout => JsonError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "connect_timeout",
+                "the connect session expired before the user finished",
+            ),
+            ConnectErrorKind::Flow => bad_gateway(),
+            ConnectErrorKind::Config => internal_error(),
+        },
+
+        Error::RateLimited(_) => JsonError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry later",
+        )
+        .retry_after(retry_after_secs(error)),
+        Error::QuotaExceeded(_) => JsonError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota_exceeded",
+            "the usage quota is exhausted",
+        )
+        .retry_after(retry_after_secs(error)),
+        Error::TokenRefreshInProgress(_) => JsonError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the account's credential is being refreshed; retry shortly",
+        )
+        .retry_after(retry_after_secs(error)),
+
+        Error::Provider(provider) if provider.status == 429 => with_provider(
+            JsonError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "provider_rate_limited",
+                "the provider is rate limiting requests; retry later",
+            ),
+            error,
+        ),
+        Error::Provider(provider) => with_provider(
+            JsonError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_error",
+                "the provider returned an error",
+            )
+            .field("provider_status", provider.status),
+            error,
+        ),
+        Error::Backend(backend) if backend.status >= 500 => bad_gateway(),
+        Error::Decode(_) | Error::MalformedResponse { .. } | Error::Network { .. } => bad_gateway(),
+        Error::Timeout { .. } => JsonError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "gateway_timeout",
+            "an upstream service did not answer in time",
+        ),
+
+        Error::Config(_)
+        | Error::InvalidRequest(_)
+        | Error::KeyRejected(_)
+        | Error::InsufficientScope(_)
+        | Error::RestrictedGrantRequiresProxy(_)
+        | Error::Backend(_) => internal_error(),
+    }
+}
+
+/// A `403` telling the client that the user must go through a connect session for the
+/// provider; `message` receives the provider id.
+fn connect_required(error: &Error, code: &str, message: impl FnOnce(&str) -> String) -> JsonError {
+    let message = message(error.provider_id().unwrap_or("the provider"));
+    with_provider(
+        JsonError::new(StatusCode::FORBIDDEN, code, message).field("connect_required", true),
+        error,
+    )
+}
+
+/// A `403` for a grant that existed but can no longer be used.
+fn connect_again(error: &Error, code: &str) -> JsonError {
+    connect_required(error, code, |provider| {
+        format!(
+            "the connection to {provider} is no longer valid; start a connect session to connect again"
+        )
+    })
+}
+
+fn with_provider(reply: JsonError, error: &Error) -> JsonError {
+    match error.provider_id() {
+        Some(provider) => reply.field("provider", provider),
+        None => reply,
+    }
+}
+
+fn bad_gateway() -> JsonError {
+    JsonError::new(
+        StatusCode::BAD_GATEWAY,
+        "bad_gateway",
+        "an upstream service failed",
+    )
+}
+
+fn internal_error() -> JsonError {
+    JsonError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal server error",
+    )
+}
+
+/// Rounds the error's retry delay up to whole seconds, as `Retry-After` needs.
+fn retry_after_secs(error: &Error) -> Option<u64> {
+    error
+        .retry_after()
+        .map(|delay| delay.as_secs() + u64::from(delay.subsec_nanos() > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::to_bytes;
+    use http::HeaderMap;
+    use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::{
+        AmbiguousGrant, BackendError, ConnectError, GrantError, InsufficientScope, KeyRejected,
+        ProviderError, RateLimit, ScopeReauth,
+    };
+
+    const SECRET_DETAIL: &str = "internal detail https://backend.internal/sdk/token req-123";
+
+    struct Reply {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Value,
+    }
+
+    async fn reply(error: Error) -> Reply {
+        let response = error.into_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(!text.contains("backend.internal"), "{text}");
+        assert!(!text.contains("req-123"), "{text}");
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap(),
+        }
+    }
+
+    fn backend(status: u16, code: &str) -> BackendError {
+        let mut backend = BackendError::new(status, Some(code.to_owned()), SECRET_DETAIL);
+        backend.request_id = Some("req-123".to_owned());
+        backend
+            .details
+            .insert("provider_id".into(), Value::from("github"));
+        backend
+    }
+
+    fn grant(status: u16, code: &str) -> GrantError {
+        GrantError::from_backend(backend(status, code))
+    }
+
+    fn provider(status: u16) -> ProviderError {
+        ProviderError {
+            status,
+            method: "GET".to_owned(),
+            url: "https://api.github.com/user".to_owned(),
+            grant_id: Some("grant-1".to_owned()),
+            provider_id: Some("github".to_owned()),
+            www_authenticate: None,
+            body: SECRET_DETAIL.to_owned(),
+        }
+    }
+
+    fn rate_limit(retry_after: Option<Duration>) -> RateLimit {
+        RateLimit {
+            backend: backend(429, "rate_limit_exceeded"),
+            retry_after,
+            scope: None,
+            limit: None,
+            window_seconds: None,
+        }
+    }
+
+    fn connect(kind: ConnectErrorKind) -> Error {
+        Error::Connect(ConnectError {
+            kind,
+            code: Some("connect_denied".to_owned()),
+            message: SECRET_DETAIL.to_owned(),
+        })
+    }
+
+    fn header(reply: &Reply, name: http::HeaderName) -> Option<&str> {
+        reply.headers.get(name).map(|value| value.to_str().unwrap())
+    }
+
+    #[tokio::test]
+    async fn missing_user_token() {
+        let reply = reply(Error::MissingUserToken).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&reply, WWW_AUTHENTICATE), Some("Bearer"));
+        assert_eq!(reply.body["error"], "missing_bearer_token");
+    }
+
+    #[tokio::test]
+    async fn user_token_rejected() {
+        let reply = reply(Error::UserTokenRejected(backend(
+            401,
+            "jwt_validation_error",
+        )))
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&reply, WWW_AUTHENTICATE),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        assert_eq!(reply.body["error"], "invalid_token");
+    }
+
+    #[tokio::test]
+    async fn connect_required_rows() {
+        let scope = ScopeReauth {
+            status: 403,
+            provider_id: Some("github".to_owned()),
+            grant_id: None,
+            missing_scopes: vec!["repo".to_owned()],
+            source: "backend_flag".to_owned(),
+            backend: Some(backend(403, "scope_mismatch")),
+        };
+        let cases = [
+            (
+                Error::GrantNotFound(grant(404, "grant_not_found")),
+                "grant_not_found",
+            ),
+            (
+                Error::NoDelegatedGrant(grant(409, "no_delegated_grant")),
+                "no_delegated_grant",
+            ),
+            (Error::ScopeReauthRequired(scope), "scope_reauth_required"),
+            (
+                Error::CredentialRevoked(grant(403, "credential_revoked")),
+                "credential_revoked",
+            ),
+            (
+                Error::GrantExpired(grant(403, "grant_expired")),
+                "grant_expired",
+            ),
+            (
+                Error::GrantRevoked(grant(403, "grant_revoked")),
+                "grant_revoked",
+            ),
+            (Error::GrantDeleted(grant(410, "gone")), "grant_deleted"),
+            (
+                Error::ProviderUnauthorized(provider(401)),
+                "provider_unauthorized",
+            ),
+        ];
+        for (error, code) in cases {
+            assert!(error.needs_connect_session(), "{code}");
+            let reply = reply(error).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{code}");
+            assert_eq!(reply.body["error"], code);
+            assert_eq!(reply.body["connect_required"], true, "{code}");
+            assert_eq!(reply.body["provider"], "github", "{code}");
+            let message = reply.body["message"].as_str().unwrap();
+            assert!(message.contains("github"), "{message}");
+            assert!(message.contains("connect session"), "{message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_required_without_provider() {
+        let error = Error::GrantNotFound(GrantError::from_backend(BackendError::new(
+            404,
+            Some("grant_not_found".to_owned()),
+            SECRET_DETAIL,
+        )));
+        let reply = reply(error).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.body["connect_required"], true);
+        assert!(reply.body.get("provider").is_none(), "{}", reply.body);
+    }
+
+    #[tokio::test]
+    async fn other_errors_never_ask_for_connect() {
+        let errors = [
+            Error::MissingUserToken,
+            Error::PolicyViolation(backend(403, "policy_denied")),
+            Error::Provider(provider(500)),
+            Error::Config(SECRET_DETAIL.to_owned()),
+        ];
+        for error in errors {
+            assert!(!error.needs_connect_session());
+            let reply = reply(error).await;
+            assert!(
+                reply.body.get("connect_required").is_none(),
+                "{}",
+                reply.body
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn rate_limited_sets_retry_after() {
+        let reply = reply(Error::RateLimited(rate_limit(Some(Duration::from_secs(
+            30,
+        )))))
+        .await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&reply, RETRY_AFTER), Some("30"));
+        assert_eq!(reply.body["error"], "rate_limited");
+    }
+
+    #[tokio::test]
+    async fn retry_after_rounds_up() {
+        let limit = rate_limit(Some(Duration::from_millis(1500)));
+        let reply = reply(Error::RateLimited(limit)).await;
+        assert_eq!(header(&reply, RETRY_AFTER), Some("2"));
+    }
+
+    #[tokio::test]
+    async fn rate_limited_without_delay() {
+        let reply = reply(Error::RateLimited(rate_limit(None))).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&reply, RETRY_AFTER), None);
+    }
+
+    #[tokio::test]
+    async fn quota_exceeded() {
+        let reply = reply(Error::QuotaExceeded(rate_limit(Some(Duration::from_secs(
+            60,
+        )))))
+        .await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&reply, RETRY_AFTER), Some("60"));
+        assert_eq!(reply.body["error"], "quota_exceeded");
+    }
+
+    #[tokio::test]
+    async fn token_refresh_in_progress() {
+        let reply = reply(Error::TokenRefreshInProgress(grant(
+            409,
+            "token_refresh_in_progress",
+        )))
+        .await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.body["error"], "temporarily_unavailable");
+    }
+
+    #[tokio::test]
+    async fn provider_rate_limit() {
+        let reply = reply(Error::Provider(provider(429))).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(reply.body["error"], "provider_rate_limited");
+    }
+
+    #[tokio::test]
+    async fn provider_error_is_bad_gateway() {
+        let reply = reply(Error::Provider(provider(404))).await;
+        assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(reply.body["error"], "provider_error");
+        assert_eq!(reply.body["provider_status"], 404);
+        assert_eq!(reply.body["provider"], "github");
+    }
+
+    #[tokio::test]
+    async fn upstream_failures_are_bad_gateway() {
+        let errors = [
+            Error::Backend(backend(503, "unavailable")),
+            Error::MalformedResponse {
+                endpoint: "/sdk/token",
+                reason: SECRET_DETAIL.to_owned(),
+            },
+            Error::Network {
+                target: "https://backend.internal".to_owned(),
+                source: SECRET_DETAIL.into(),
+            },
+            Error::Decode(SECRET_DETAIL.to_owned()),
+            connect(ConnectErrorKind::Flow),
+        ];
+        for error in errors {
+            let reply = reply(error).await;
+            assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+            assert_eq!(reply.body["error"], "bad_gateway");
+        }
+    }
+
+    #[tokio::test]
+    async fn timeout_is_gateway_timeout() {
+        let error = Error::Timeout {
+            target: "https://backend.internal".to_owned(),
+            timeout: Duration::from_secs(30),
+        };
+        let reply = reply(error).await;
+        assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(reply.body["error"], "gateway_timeout");
+    }
+
+    #[tokio::test]
+    async fn connect_denied_and_timeout() {
+        let denied = reply(connect(ConnectErrorKind::Denied)).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN);
+        assert_eq!(denied.body["error"], "connect_denied");
+        let timeout = reply(connect(ConnectErrorKind::Timeout)).await;
+        assert_eq!(timeout.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(timeout.body["error"], "connect_timeout");
+    }
+
+    #[tokio::test]
+    async fn policy_violation_is_forbidden() {
+        let reply = reply(Error::PolicyViolation(backend(403, "step_up_required"))).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.body["error"], "policy_violation");
+    }
+
+    #[tokio::test]
+    async fn ambiguous_grant_is_conflict() {
+        let error = Error::AmbiguousGrant(AmbiguousGrant {
+            backend: backend(409, "ambiguous_grant"),
+            provider_id: Some("github".to_owned()),
+            account_identifiers: vec!["a@example.com".to_owned()],
+            account_was_provided: false,
+            candidates: Vec::new(),
+        });
+        let reply = reply(error).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+        assert_eq!(reply.body["error"], "ambiguous_grant");
+        assert_eq!(reply.body["provider"], "github");
+        assert!(!reply.body.to_string().contains("a@example.com"));
+    }
+
+    #[tokio::test]
+    async fn application_mistakes_are_internal_errors() {
+        let errors = [
+            Error::Config(SECRET_DETAIL.to_owned()),
+            Error::InvalidRequest(SECRET_DETAIL.to_owned()),
+            Error::KeyRejected(KeyRejected {
+                backend: backend(401, "key_revoked"),
+                hint: Some(SECRET_DETAIL.to_owned()),
+            }),
+            Error::InsufficientScope(InsufficientScope {
+                backend: backend(403, "insufficient_scope"),
+                required: Vec::new(),
+                granted: Vec::new(),
+                missing: Vec::new(),
+            }),
+            Error::RestrictedGrantRequiresProxy(backend(403, "restricted_grant_requires_proxy")),
+            Error::Backend(backend(422, "validation_error")),
+            connect(ConnectErrorKind::Config),
+        ];
+        for error in errors {
+            let reply = reply(error).await;
+            assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(
+                reply.body,
+                json!({"error": "internal_error", "message": "internal server error"})
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn body_has_only_error_and_message() {
+        let reply = reply(Error::MissingUserToken).await;
+        let keys: Vec<&String> = reply.body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["error", "message"]);
+        assert_eq!(
+            header(&reply, http::header::CONTENT_TYPE),
+            Some("application/json")
+        );
+    }
+}

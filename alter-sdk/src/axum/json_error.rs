@@ -1,0 +1,74 @@
+//! The JSON error body every response of this module uses: `{"error": …, "message": …}`.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+use serde_json::{Map, Value};
+
+/// `WWW-Authenticate` for a request without credentials.
+pub(crate) const CHALLENGE: &str = "Bearer";
+/// `WWW-Authenticate` for a malformed `Authorization` header.
+pub(crate) const CHALLENGE_INVALID_REQUEST: &str = r#"Bearer error="invalid_request""#;
+/// `WWW-Authenticate` for a token the backend rejected.
+pub(crate) const CHALLENGE_INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
+
+/// An error response under construction.
+#[derive(Debug)]
+pub(crate) struct JsonError {
+    pub(crate) status: StatusCode,
+    body: Map<String, Value>,
+    challenge: Option<&'static str>,
+    retry_after_secs: Option<u64>,
+}
+
+impl JsonError {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::from(code));
+        body.insert("message".into(), Value::from(message.into()));
+        Self {
+            status,
+            body,
+            challenge: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// Adds a `WWW-Authenticate` header.
+    pub(crate) fn challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
+    }
+
+    /// Adds a `Retry-After` header in whole seconds.
+    pub(crate) fn retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after_secs = seconds;
+        self
+    }
+
+    /// Adds a field to the body.
+    pub(crate) fn field(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.body.insert(key.into(), value.into());
+        self
+    }
+
+    /// Returns the body's `error` code.
+    pub(crate) fn code(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(Value::Object(self.body))).into_response();
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
