@@ -110,9 +110,10 @@ fn rewrite(mut function: ItemFn, vault_index: usize, args: &HandlerArgs) -> Toke
         unreachable!("find_vault_parameter returned a typed parameter");
     };
     let PatType { attrs, pat, ty, .. } = parameter.clone();
-    // Spanned on the user's type, so that an error about the extractor (a router state without
-    // `AlterAxum`) points at the parameter.
-    let extractor_type = quote_spanned!(ty.span()=> #krate::__private::#extractor);
+    // Every token carries the span of the user's type, so that an error about the extractor (a
+    // router state without `AlterAxum`) points at the parameter, not at the attribute.
+    let krate_at_type = respan(quote!(#krate), ty.span());
+    let extractor_type = quote_spanned!(ty.span()=> #krate_at_type::__private::#extractor);
     *parameter = syn::parse_quote!(#(#attrs)* #user: #extractor_type);
 
     let body = &function.block;
@@ -123,6 +124,17 @@ fn rewrite(mut function: ItemFn, vault_index: usize, args: &HandlerArgs) -> Toke
         #krate::__private::run_in_scope(#token, async move #body).await
     });
     quote!(#function)
+}
+
+/// Gives every token of `tokens` the span `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// Emits `item` unchanged, followed by every error as a `compile_error!`.
