@@ -2,7 +2,7 @@
 
 use alter::axum::AlterAxum;
 
-/// A valid application key (its checksum matches); the backend never sees it.
+/// A valid application key (its checksum matches) that no backend ever receives.
 pub const APP_KEY: &str = "alter_rk_abcdefghijklmnopqrstuv_iwpykn";
 
 /// Builds an [`AlterAxum`] whose backend URL points at a closed port on `127.0.0.1`, so that a

@@ -1,5 +1,5 @@
 //! The bearer extractors over a real socket: which `Authorization` headers pass, and the `401`
-//! answers for the rest.
+//! responses for the rest.
 
 use alter::UserToken;
 use alter::Vault;
@@ -99,14 +99,22 @@ async fn malformed_headers_are_401_invalid_request() {
         for value in malformed {
             let header = HeaderValue::from_bytes(value).unwrap();
             let answer = send(client.get(server.url(route)).header(AUTHORIZATION, header)).await;
-            let shown = String::from_utf8_lossy(value);
-            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{route} {shown}");
+            let header_text = String::from_utf8_lossy(value);
+            assert_eq!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{route} {header_text}"
+            );
             assert_eq!(
                 answer.challenge.as_deref(),
                 Some(r#"Bearer error="invalid_request""#),
-                "{route} {shown}"
+                "{route} {header_text}"
             );
-            assert_eq!(json(&answer)["error"], "invalid_request", "{route} {shown}");
+            assert_eq!(
+                json(&answer)["error"],
+                "invalid_request",
+                "{route} {header_text}"
+            );
             assert!(!answer.body.contains("dXNlcjpzZWNyZXQ"), "{}", answer.body);
             assert!(!answer.body.contains("user-1"), "{}", answer.body);
         }
@@ -165,7 +173,7 @@ impl FromRef<AppState> for AlterAxum {
 }
 
 #[tokio::test]
-async fn state_can_be_a_field_of_the_app_state() {
+async fn alter_from_app_state_field() {
     let router = Router::new()
         .route("/macro", get(with_macro))
         .route("/extractor", get(with_extractor))

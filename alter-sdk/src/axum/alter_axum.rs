@@ -176,8 +176,8 @@ impl AlterAxumBuilder {
     ///
     /// # Errors
     ///
-    /// Returns [`Error::Config`] listing every invalid setting, as [`VaultBuilder::build`] does;
-    /// among them a key whose prefix does not tell an application from an agent while
+    /// Returns [`Error::Config`] listing every invalid setting, as [`VaultBuilder::build`] does.
+    /// One of them is a key whose prefix does not tell an application from an agent while
     /// [`AlterAxumBuilder::kind`] is unset.
     pub fn build(self) -> Result<AlterAxum, Error> {
         self.vault.build().map(AlterAxum::from_vault)

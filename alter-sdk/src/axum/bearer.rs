@@ -13,7 +13,7 @@ use http::header::AUTHORIZATION;
 
 use crate::identity::UserToken;
 
-/// Why an `Authorization` header is not a usable bearer credential.
+/// The reason an `Authorization` header is not a usable bearer credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MalformedBearer {

@@ -2,7 +2,7 @@
 //!
 //! The body never carries the error's `Display` text, because that can contain backend
 //! messages, provider URLs and request ids. Each row has a fixed message instead, and the full
-//! error goes to the log for every `5xx` answer.
+//! error goes to the log for every `5xx` response.
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -157,8 +157,8 @@ fn reply_for(error: &Error) -> JsonError {
     }
 }
 
-/// A `403` telling the client that the user must go through a connect session for the
-/// provider; `message` receives the provider id.
+/// Builds a `403` telling the client that the user must go through a connect session for the
+/// provider. The `message` closure receives the provider id.
 fn connect_required(error: &Error, code: &str, message: impl FnOnce(&str) -> String) -> JsonError {
     let message = message(error.provider_id().unwrap_or("the provider"));
     with_provider(
@@ -167,7 +167,7 @@ fn connect_required(error: &Error, code: &str, message: impl FnOnce(&str) -> Str
     )
 }
 
-/// A `403` for a grant that existed but can no longer be used.
+/// Builds the `403` for a grant that existed but can no longer be used.
 fn connect_again(error: &Error, code: &str) -> JsonError {
     connect_required(error, code, |provider| {
         format!(

@@ -94,7 +94,7 @@ where
 ///
 /// For routes where signing in is optional. Without an `Authorization` header the vault has no
 /// user bound, so a user-scoped call on it fails with
-/// [`Error::MissingUserToken`](crate::Error::MissingUserToken), which answers `401`. A present
+/// [`Error::MissingUserToken`](crate::Error::MissingUserToken), which becomes a `401` response. A present
 /// but malformed header is rejected with [`BearerRejection`] as for [`Vault`].
 ///
 /// ```no_run

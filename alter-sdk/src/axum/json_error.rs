@@ -17,19 +17,20 @@ pub(crate) const CHALLENGE_INVALID_TOKEN: &str = r#"Bearer error="invalid_token"
 #[derive(Debug)]
 pub(crate) struct JsonError {
     pub(crate) status: StatusCode,
-    body: Map<String, Value>,
+    code: String,
+    message: String,
+    fields: Map<String, Value>,
     challenge: Option<&'static str>,
     retry_after_secs: Option<u64>,
 }
 
 impl JsonError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        let mut body = Map::new();
-        body.insert("error".into(), Value::from(code));
-        body.insert("message".into(), Value::from(message.into()));
         Self {
             status,
-            body,
+            code: code.to_owned(),
+            message: message.into(),
+            fields: Map::new(),
             challenge: None,
             retry_after_secs: None,
         }
@@ -47,21 +48,26 @@ impl JsonError {
         self
     }
 
-    /// Adds a field to the body.
+    /// Adds a field to the body, after `error` and `message`.
     pub(crate) fn field(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.body.insert(key.into(), value.into());
+        self.fields.insert(key.into(), value.into());
         self
     }
 
     /// Returns the body's `error` code.
     pub(crate) fn code(&self) -> &str {
-        self.body["error"].as_str().unwrap_or_default()
+        &self.code
     }
 }
 
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(Value::Object(self.body))).into_response();
+        let mut body = Map::new();
+        body.insert("error".into(), Value::from(self.code));
+        body.insert("message".into(), Value::from(self.message));
+        body.extend(self.fields);
+
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
         let headers = response.headers_mut();
         if let Some(challenge) = self.challenge {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));

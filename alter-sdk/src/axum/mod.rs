@@ -1,9 +1,9 @@
 //! The axum integration: one vault for the application, bound to each request's user.
 //!
-//! Build an [`AlterAxum`] at start-up and put it in the router state. A handler then takes
-//! the vault, bound to the user whose bearer token came with the request, in one of two ways:
-//! with the [`#[alter::handler]`](crate::handler) attribute, which also makes the user current
-//! for everything the handler calls, or with a plain extractor.
+//! Build an [`AlterAxum`] at start-up and put it in the router state. A handler then receives
+//! the vault bound to the user whose bearer token came with the request. It can do so through
+//! the [`#[alter::handler]`](crate::handler) attribute, which also makes the user current for
+//! everything the handler calls, or through a plain extractor.
 //!
 //! ```no_run
 //! use alter::Vault;

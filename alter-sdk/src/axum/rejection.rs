@@ -8,9 +8,9 @@ use http::StatusCode;
 use super::bearer::MalformedBearer;
 use super::json_error::{CHALLENGE, CHALLENGE_INVALID_REQUEST, JsonError};
 
-/// Why a bearer extractor rejected the request.
+/// The reason a bearer extractor rejected the request.
 ///
-/// Both cases answer `401 Unauthorized` with a `WWW-Authenticate` challenge and a JSON body
+/// Both cases respond with `401 Unauthorized` with a `WWW-Authenticate` challenge and a JSON body
 /// `{"error": …, "message": …}`:
 ///
 /// | case | `WWW-Authenticate` | `error` |
