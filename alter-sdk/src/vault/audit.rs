@@ -1,17 +1,29 @@
-//! The background audit queue.
+//! The background queue for audit rows and scope-mismatch reports.
 //!
-//! Each provider exchange schedules one `POST /sdk/oauth/audit/api-call` that runs beside the
-//! caller, so the caller never waits for it. A failed row is logged and dropped: the protocol
-//! makes one attempt. [`AuditQueue::flush`] waits for every row scheduled so far, which a
-//! graceful shutdown calls so that no row is lost.
+//! Each provider exchange schedules one `POST /sdk/oauth/audit/api-call` (and, after a
+//! provider's `insufficient_scope` answer, one scope-mismatch report) that runs beside the
+//! caller, so the caller never waits for it. A failed post is logged and dropped: the protocol
+//! makes one attempt. [`AuditQueue::flush`] waits for every post scheduled so far, which a
+//! graceful shutdown calls so that no audit row is lost.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
 
 use super::backend::{Backend, Call};
 
-pub(crate) const AUDIT_PATH: &str = "/sdk/oauth/audit/api-call";
+/// One background POST.
+pub(crate) struct BackgroundPost {
+    pub(crate) path: String,
+    pub(crate) body: Vec<u8>,
+    /// Whether to send the actor id and the audit context.
+    pub(crate) actor_headers: bool,
+    /// The encoded audit context.
+    pub(crate) context: Option<String>,
+    /// A shorter timeout than the client's, for reports.
+    pub(crate) timeout: Option<Duration>,
+}
 
 pub(crate) struct AuditQueue {
     tracker: TaskTracker,
@@ -24,43 +36,41 @@ impl AuditQueue {
         }
     }
 
-    /// Schedules one audit row; `body` is the encoded row and `context` the encoded audit
-    /// context of the call it records.
-    pub(crate) fn schedule(&self, backend: Arc<Backend>, body: Vec<u8>, context: Option<String>) {
+    /// Schedules one signed background POST of `body` to `path`.
+    pub(crate) fn schedule(&self, backend: Arc<Backend>, post: BackgroundPost) {
         self.tracker.spawn(async move {
-            let mut call = Call::post_json(AUDIT_PATH, body);
-            call.context = context.as_deref();
+            let mut call = Call::post_json(&post.path, post.body);
+            call.actor_headers = post.actor_headers;
+            call.context = post.context.as_deref();
+            call.timeout = post.timeout;
             match backend.send(call).await {
                 Ok(reply) if reply.status.is_success() => {
-                    tracing::trace!(target: "alter::audit", "audit row recorded");
+                    tracing::trace!(target: "alter::audit", path = %post.path, "background post accepted");
                 }
                 Ok(reply) => tracing::warn!(
                     target: "alter::audit",
+                    path = %post.path,
                     status = reply.status.as_u16(),
                     message = %backend_message(&reply.body),
-                    "backend rejected an audit row"
+                    "backend rejected a background post"
                 ),
                 Err(error) => tracing::warn!(
                     target: "alter::audit",
+                    path = %post.path,
                     %error,
-                    "failed to send an audit row"
+                    "failed to send a background post"
                 ),
             }
         });
     }
 
-    /// Waits for every audit row scheduled before this call.
+    /// Waits for every post scheduled before this call.
     pub(crate) async fn flush(&self) {
         // Closing lets `wait` finish once the tracked tasks are done; reopening right after
         // keeps the queue usable. Rows scheduled while waiting are waited for as well.
         self.tracker.close();
         self.tracker.wait().await;
         self.tracker.reopen();
-    }
-
-    #[cfg(test)]
-    pub(crate) fn pending(&self) -> usize {
-        self.tracker.len()
     }
 }
 

@@ -23,7 +23,7 @@ use crate::protocol::signing::{
 };
 
 use super::CallerType;
-use super::transport::{HttpTransport, ReqwestTransport, TransportError};
+use super::transport::{HttpTransport, TransportError};
 
 /// The `User-Agent` this SDK sends to the backend and to providers.
 pub(crate) const SDK_USER_AGENT: &str = concat!("alter-sdk-rust/", env!("CARGO_PKG_VERSION"));
@@ -68,12 +68,14 @@ pub(crate) struct Reply {
     pub(crate) body: Bytes,
 }
 
-/// Fixed signing inputs, so tests can reproduce recorded signatures.
+/// Fixed values for everything random or time-dependent, so tests can reproduce recorded
+/// requests byte for byte.
 #[cfg(test)]
 #[derive(Clone, Debug)]
 pub(crate) struct FixedSigning {
     pub(crate) timestamp: u64,
     pub(crate) nonce: String,
+    pub(crate) correlation_id: String,
 }
 
 pub(crate) struct Backend {
@@ -93,25 +95,6 @@ pub(crate) struct Backend {
 
 impl Backend {
     pub(crate) fn new(
-        api_key: ApiKey,
-        base_url: BaseUrl,
-        caller: Option<String>,
-        caller_type: CallerType,
-        timeout: Duration,
-    ) -> Result<Self, Error> {
-        let transport = ReqwestTransport::new(timeout)
-            .map_err(|e| Error::config(format!("failed to build the backend HTTP client: {e}")))?;
-        Self::with_transport(
-            Arc::new(transport),
-            api_key,
-            base_url,
-            caller,
-            caller_type,
-            timeout,
-        )
-    }
-
-    pub(crate) fn with_transport(
         transport: Arc<dyn HttpTransport>,
         api_key: ApiKey,
         base_url: BaseUrl,
@@ -157,6 +140,17 @@ impl Backend {
         &self.api_key
     }
 
+    #[cfg(test)]
+    pub(crate) fn caller(&self) -> Option<&str> {
+        self.caller.as_deref()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn caller_type(&self) -> CallerType {
+        self.caller_type
+    }
+
+    #[cfg(test)]
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
     }
@@ -277,6 +271,11 @@ impl Backend {
                 "the backend reports this API key as deprecated; rotate it before it stops working"
             );
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fixed_signing(&self) -> Option<&FixedSigning> {
+        self.fixed_signing.as_ref()
     }
 
     fn signing_inputs(&self) -> (u64, String) {

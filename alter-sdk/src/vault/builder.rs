@@ -8,6 +8,11 @@ use crate::protocol::api_key::{ApiKey, KeyType};
 use crate::protocol::base_url::{BASE_URL_ENV, BaseUrl, DEFAULT_BASE_URL};
 
 use super::backend::Backend;
+#[cfg(test)]
+use super::backend::FixedSigning;
+#[cfg(test)]
+use super::transport::HttpTransport;
+use super::transport::ReqwestTransport;
 use super::{CallerType, PrincipalKind, UserScope, Vault, VaultInner};
 
 /// Default timeout for each backend and provider request.
@@ -118,10 +123,8 @@ impl VaultBuilder {
             );
         }
 
-        if let Some(caller) = &self.caller {
-            if let Err(problem) = validate_caller(caller) {
-                problems.push(problem);
-            }
+        if let Some(Err(problem)) = self.caller.as_deref().map(validate_caller) {
+            problems.push(problem);
         }
         let caller_type = match (kind, self.caller_type) {
             (Some(PrincipalKind::Agent), Some(CallerType::Service)) => {
@@ -160,16 +163,63 @@ impl VaultBuilder {
             );
         }
 
-        let backend = Backend::new(api_key, base_url, self.caller, caller_type, self.timeout)?;
+        let client_error =
+            |e: reqwest::Error| Error::config(format!("failed to build an HTTP client: {e}"));
+        let backend_transport = ReqwestTransport::new(self.timeout).map_err(client_error)?;
+        let provider_transport = ReqwestTransport::new(self.timeout).map_err(client_error)?;
+        let backend = Backend::new(
+            Arc::new(backend_transport),
+            api_key,
+            base_url,
+            self.caller,
+            caller_type,
+            self.timeout,
+        )?;
+        let inner = VaultInner::new(
+            backend,
+            Arc::new(provider_transport),
+            kind,
+            self.user_scope,
+            self.timeout,
+        );
         Ok(Vault {
-            inner: Arc::new(VaultInner::new(
-                backend,
-                kind,
-                self.user_scope,
-                self.timeout,
-            )?),
+            inner: Arc::new(inner),
             user: None,
         })
+    }
+
+    /// Builds a vault whose HTTP goes through the given transports and whose signatures use
+    /// fixed inputs.
+    #[cfg(test)]
+    pub(crate) fn build_with(
+        self,
+        backend: Arc<dyn HttpTransport>,
+        provider: Arc<dyn HttpTransport>,
+        fixed: FixedSigning,
+    ) -> Vault {
+        let vault = self.build().expect("test configuration is valid");
+        let reference = &vault.inner;
+        let mut backend_client = Backend::new(
+            backend,
+            reference.backend().api_key().clone(),
+            reference.backend().base_url().clone(),
+            reference.backend().caller().map(str::to_owned),
+            reference.backend().caller_type(),
+            reference.backend().timeout(),
+        )
+        .expect("test configuration is valid");
+        backend_client.fixed_signing = Some(fixed);
+        let inner = VaultInner::new(
+            backend_client,
+            provider,
+            reference.kind,
+            reference.user_scope,
+            reference.timeout,
+        );
+        Vault {
+            inner: Arc::new(inner),
+            user: None,
+        }
     }
 }
 

@@ -414,16 +414,16 @@ fn parse_status(body: &[u8]) -> Result<ConnectStatus, Error> {
         }),
         "completed" => parse_completed(&value).map_err(malformed)?,
         "error" => Err(parse_error(value.get("error")).map_err(malformed)?),
-        "expired" => Err(Error::Connect(ConnectError {
-            kind: ConnectErrorKind::Timeout,
-            code: Some("session_expired".into()),
-            message: "the connect session expired".into(),
-        })),
-        other => Err(Error::Connect(ConnectError {
-            kind: ConnectErrorKind::Flow,
-            code: None,
-            message: format!("unexpected connect session status `{other}`"),
-        })),
+        "expired" => Err(Error::Connect(ConnectError::new(
+            ConnectErrorKind::Timeout,
+            Some("session_expired".into()),
+            "the connect session expired",
+        ))),
+        other => Err(Error::Connect(ConnectError::new(
+            ConnectErrorKind::Flow,
+            None,
+            format!("unexpected connect session status `{other}`"),
+        ))),
     }
 }
 
@@ -472,11 +472,11 @@ fn parse_completed(value: &Value) -> Result<Result<ConnectStatus, Error>, String
             .iter()
             .map(|f| format!("{}: {}", f.provider_id, f.message))
             .collect();
-        return Ok(Err(Error::Connect(ConnectError {
-            kind: ConnectErrorKind::Flow,
-            code: Some(code.into()),
-            message: format!("no grant was stored ({})", reasons.join("; ")),
-        })));
+        return Ok(Err(Error::Connect(ConnectError::new(
+            ConnectErrorKind::Flow,
+            Some(code.into()),
+            format!("no grant was stored ({})", reasons.join("; ")),
+        ))));
     }
     Ok(Ok(ConnectStatus::Completed { grants, failed }))
 }
@@ -565,39 +565,26 @@ fn parse_error(value: Option<&Value>) -> Result<Error, String> {
         }
         _ => ConnectErrorKind::Flow,
     };
-    Ok(Error::Connect(ConnectError {
-        kind,
-        code: Some(code),
-        message,
-    }))
+    Ok(Error::Connect(ConnectError::new(kind, Some(code), message)))
 }
 
 fn connect_timeout(reason: &str, message: &str) -> Error {
-    Error::Connect(ConnectError {
-        kind: ConnectErrorKind::Timeout,
-        code: Some(reason.into()),
-        message: message.into(),
-    })
+    Error::Connect(ConnectError::new(
+        ConnectErrorKind::Timeout,
+        Some(reason.into()),
+        message,
+    ))
 }
 
-/// Returns whether `url` is `https://host[:port]` with nothing after the authority.
+/// Returns whether `url` is `https://host[:port]` with nothing after the authority but an
+/// optional `/`.
 fn is_bare_https_origin(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else {
+    let Some(authority) = url.strip_prefix("https://") else {
         return false;
     };
-    parsed.scheme() == "https"
-        && parsed.host_str().is_some()
-        && parsed.username().is_empty()
-        && parsed.password().is_none()
-        && parsed.path() == "/"
-        && parsed.query().is_none()
-        && parsed.fragment().is_none()
-        && !url.trim_end_matches('/').contains(['?', '#'])
-        && url
-            .trim_start_matches("https://")
-            .trim_end_matches('/')
-            .find('/')
-            .is_none()
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    let has_extra = authority.is_empty() || authority.contains(['/', '?', '#', '@']);
+    !has_extra && url::Url::parse(url).is_ok_and(|parsed| parsed.host_str().is_some())
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@ mod builder;
 mod connect;
 mod request;
 mod response;
+mod retrieve;
 mod transport;
+#[cfg(test)]
+mod vector_tests;
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,11 +33,10 @@ pub use response::Response;
 
 use crate::error::Error;
 use crate::identity::{self, UserToken};
-use crate::protocol::base_url::BaseUrl;
 
 use self::audit::AuditQueue;
 use self::backend::Backend;
-use self::transport::{HttpTransport, ReqwestTransport};
+use self::transport::HttpTransport;
 
 /// Whether an API key belongs to an application or to a managed agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,20 +115,35 @@ pub(crate) struct VaultInner {
 impl VaultInner {
     pub(crate) fn new(
         backend: Backend,
+        provider: Arc<dyn HttpTransport>,
         kind: PrincipalKind,
         user_scope: UserScope,
         timeout: Duration,
-    ) -> Result<Self, Error> {
-        let provider = ReqwestTransport::new(timeout)
-            .map_err(|e| Error::config(format!("failed to build the provider HTTP client: {e}")))?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             backend: Arc::new(backend),
-            provider: Arc::new(provider),
+            provider,
             audit: AuditQueue::new(),
             kind,
             user_scope,
             timeout,
-        })
+        }
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<Backend> {
+        &self.backend
+    }
+
+    pub(crate) fn provider(&self) -> &dyn HttpTransport {
+        self.provider.as_ref()
+    }
+
+    pub(crate) fn provider_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn audit(&self) -> &AuditQueue {
+        &self.audit
     }
 }
 
@@ -256,15 +273,5 @@ impl fmt::Debug for Vault {
             .field("api_key", self.inner.backend.api_key())
             .field("user", &self.user)
             .finish()
-    }
-}
-
-impl VaultInner {
-    pub(crate) fn backend(&self) -> &Arc<Backend> {
-        &self.backend
-    }
-
-    pub(crate) fn base_url(&self) -> &BaseUrl {
-        self.backend.base_url()
     }
 }

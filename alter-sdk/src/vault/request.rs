@@ -6,9 +6,11 @@ use bytes::Bytes;
 use http::Method;
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::identity::UserToken;
 
 use super::Vault;
+use super::response::Response;
 
 /// Which grant a request uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +163,29 @@ impl RequestBuilder {
     pub fn user_token(mut self, token: impl Into<UserToken>) -> Self {
         self.user_token = Some(token.into());
         self
+    }
+}
+
+impl RequestBuilder {
+    /// Fetches the credential, sends the provider request and returns the provider's answer.
+    ///
+    /// Every local check runs before any network call. The audit row is sent in the background
+    /// whatever the provider answered; [`Vault::flush`] waits for it.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidRequest`] for invalid arguments or provider URL (checked first);
+    /// - [`Error::MissingUserToken`] when the call needs a user and none is in scope;
+    /// - the typed backend error when the backend refuses the credential, e.g.
+    ///   [`Error::GrantNotFound`] when the user has not connected the provider;
+    /// - [`Error::MalformedResponse`] when the credential answer breaks the protocol;
+    /// - [`Error::ScopeReauthRequired`], [`Error::ProviderUnauthorized`] or [`Error::Provider`]
+    ///   when the provider answers with an error status;
+    /// - [`Error::Network`] or [`Error::Timeout`] when a request fails to complete.
+    ///
+    /// [`Vault::flush`]: super::Vault::flush
+    pub async fn send(self) -> Result<Response, Error> {
+        super::retrieve::send(self).await
     }
 }
 
