@@ -4,11 +4,13 @@
 //! messages, provider URLs and request ids. Each row has a fixed message instead, and the full
 //! error goes to the log for every `5xx` response.
 
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use std::time::Duration;
 
-use super::json_error::{CHALLENGE, CHALLENGE_INVALID_TOKEN, JsonError};
-use crate::error::{ConnectErrorKind, Error};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+
+use super::json_error::{CHALLENGE, CHALLENGE_INVALID_TOKEN, CHALLENGE_STEP_UP, JsonError};
+use crate::error::{ConnectErrorKind, Error, ManagedSecretErrorKind};
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -48,6 +50,12 @@ fn reply_for(error: &Error) -> JsonError {
             "the bearer token was rejected; sign in again",
         )
         .challenge(CHALLENGE_INVALID_TOKEN),
+        Error::StepUpRequired(step_up) => JsonError::new(
+            StatusCode::UNAUTHORIZED,
+            "insufficient_user_authentication",
+            "this request needs a recent sign-in; sign in again",
+        )
+        .challenge(step_up_challenge(step_up.max_session_age_seconds)),
 
         Error::GrantNotFound(_) => connect_required(error, "grant_not_found", |provider| {
             format!("the user has not connected {provider}; start a connect session")
@@ -84,11 +92,25 @@ fn reply_for(error: &Error) -> JsonError {
             ),
             error,
         ),
-        Error::PolicyViolation(_) => JsonError::new(
+        Error::PolicyViolation(_) | Error::RedactDischargeFailed(_) => JsonError::new(
             StatusCode::FORBIDDEN,
             "policy_violation",
             "a vault policy denied this request",
         ),
+        Error::GrantNotDelegable(_) => JsonError::new(
+            StatusCode::FORBIDDEN,
+            "grant_not_delegable",
+            "the connected account may not be delegated to this agent",
+        ),
+        Error::ManagedSecret(secret)
+            if secret.kind == ManagedSecretErrorKind::SiblingLabelConflict =>
+        {
+            JsonError::new(
+                StatusCode::CONFLICT,
+                "label_conflict",
+                "another credential already uses this label; choose another",
+            )
+        }
         Error::Connect(connect) => match connect.kind {
             ConnectErrorKind::Denied => JsonError::new(
                 StatusCode::FORBIDDEN,
@@ -151,8 +173,11 @@ fn reply_for(error: &Error) -> JsonError {
         Error::Config(_)
         | Error::InvalidRequest(_)
         | Error::KeyRejected(_)
+        | Error::Agent(_)
         | Error::InsufficientScope(_)
         | Error::RestrictedGrantRequiresProxy(_)
+        | Error::BlockedDestination(_)
+        | Error::ManagedSecret(_)
         | Error::Backend(_) => internal_error(),
     }
 }
@@ -199,11 +224,22 @@ fn internal_error() -> JsonError {
     )
 }
 
-/// Rounds the error's retry delay up to whole seconds, as `Retry-After` needs.
+/// Builds the RFC 9470 step-up challenge, with the maximum sign-in age when the policy gave one.
+fn step_up_challenge(max_age: Option<u64>) -> HeaderValue {
+    let Some(seconds) = max_age else {
+        return HeaderValue::from_static(CHALLENGE_STEP_UP);
+    };
+    HeaderValue::try_from(format!("{CHALLENGE_STEP_UP}, max_age={seconds}"))
+        .unwrap_or(HeaderValue::from_static(CHALLENGE_STEP_UP))
+}
+
+/// Returns the error's retry delay in whole seconds, as `Retry-After` needs.
 fn retry_after_secs(error: &Error) -> Option<u64> {
-    error
-        .retry_after()
-        .map(|delay| delay.as_secs() + u64::from(delay.subsec_nanos() > 0))
+    error.retry_after().map(seconds_rounded_up)
+}
+
+fn seconds_rounded_up(delay: Duration) -> u64 {
+    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
@@ -211,16 +247,16 @@ mod tests {
     use std::time::Duration;
 
     use axum::body::to_bytes;
-    use http::HeaderMap;
     use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+    use http::{HeaderMap, HeaderName};
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::error::{
-        AmbiguousGrant, BackendError, ConnectError, GrantError, InsufficientScope, KeyRejected,
-        ProviderError, RateLimit, ScopeReauth,
-    };
+    use crate::error::{ConnectError, ProviderError};
+    use crate::protocol::error_body::map_error_response;
 
+    /// Text that must never reach a response body: a backend message with an internal URL and
+    /// a request id.
     const SECRET_DETAIL: &str = "internal detail https://backend.internal/sdk/token req-123";
 
     struct Reply {
@@ -244,17 +280,15 @@ mod tests {
         }
     }
 
-    fn backend(status: u16, code: &str) -> BackendError {
-        let mut backend = BackendError::new(status, Some(code.to_owned()), SECRET_DETAIL);
-        backend.request_id = Some("req-123".to_owned());
-        backend
-            .details
-            .insert("provider_id".into(), Value::from("github"));
-        backend
-    }
-
-    fn grant(status: u16, code: &str) -> GrantError {
-        GrantError::from_backend(backend(status, code))
+    /// Maps a backend error response the way the vault client does.
+    fn backend(status: u16, mut body: Value, headers: &[(&'static str, &str)]) -> Error {
+        body["message"] = json!(SECRET_DETAIL);
+        let mut header_map = HeaderMap::new();
+        header_map.insert("x-request-id", "req-123".parse().unwrap());
+        for (name, value) in headers {
+            header_map.insert(HeaderName::from_static(name), value.parse().unwrap());
+        }
+        map_error_response(status, &header_map, body.to_string().as_bytes())
     }
 
     fn provider(status: u16) -> ProviderError {
@@ -269,25 +303,15 @@ mod tests {
         }
     }
 
-    fn rate_limit(retry_after: Option<Duration>) -> RateLimit {
-        RateLimit {
-            backend: backend(429, "rate_limit_exceeded"),
-            retry_after,
-            scope: None,
-            limit: None,
-            window_seconds: None,
-        }
-    }
-
     fn connect(kind: ConnectErrorKind) -> Error {
-        Error::Connect(ConnectError {
+        Error::Connect(ConnectError::new(
             kind,
-            code: Some("connect_denied".to_owned()),
-            message: SECRET_DETAIL.to_owned(),
-        })
+            Some("connect_denied".to_owned()),
+            SECRET_DETAIL,
+        ))
     }
 
-    fn header(reply: &Reply, name: http::HeaderName) -> Option<&str> {
+    fn header(reply: &Reply, name: HeaderName) -> Option<&str> {
         reply.headers.get(name).map(|value| value.to_str().unwrap())
     }
 
@@ -301,11 +325,9 @@ mod tests {
 
     #[tokio::test]
     async fn user_token_rejected() {
-        let reply = reply(Error::UserTokenRejected(backend(
-            401,
-            "jwt_validation_error",
-        )))
-        .await;
+        let error = backend(401, json!({"error": "jwt_validation_error"}), &[]);
+        assert!(matches!(error, Error::UserTokenRejected(_)), "{error:?}");
+        let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             header(&reply, WWW_AUTHENTICATE),
@@ -315,45 +337,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn step_up_required() {
+        let body = json!({"error": "step_up_required", "max_session_age_seconds": 300});
+        let error = backend(403, body, &[]);
+        assert!(matches!(error, Error::StepUpRequired(_)), "{error:?}");
+        let reply = reply(error).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&reply, WWW_AUTHENTICATE),
+            Some(r#"Bearer error="insufficient_user_authentication", max_age=300"#)
+        );
+        assert_eq!(reply.body["error"], "insufficient_user_authentication");
+    }
+
+    #[tokio::test]
+    async fn step_up_without_max_age() {
+        let error = backend(403, json!({"error": "step_up_required"}), &[]);
+        let reply = reply(error).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&reply, WWW_AUTHENTICATE),
+            Some(r#"Bearer error="insufficient_user_authentication""#)
+        );
+    }
+
+    #[tokio::test]
     async fn connect_required_rows() {
-        let scope = ScopeReauth {
-            status: 403,
-            provider_id: Some("github".to_owned()),
-            grant_id: None,
-            missing_scopes: vec!["repo".to_owned()],
-            source: "backend_flag".to_owned(),
-            backend: Some(backend(403, "scope_mismatch")),
-        };
+        let grant = |code: &str| json!({"error": code, "provider_id": "github"});
+        let scope_mismatch = json!({
+            "error": "scope_mismatch",
+            "details": {"provider_id": "github", "grant_id": "grant-1"},
+        });
         let cases = [
             (
-                Error::GrantNotFound(grant(404, "grant_not_found")),
+                backend(404, grant("grant_not_found"), &[]),
                 "grant_not_found",
             ),
             (
-                Error::NoDelegatedGrant(grant(409, "no_delegated_grant")),
+                backend(409, grant("no_delegated_grant"), &[]),
                 "no_delegated_grant",
             ),
-            (Error::ScopeReauthRequired(scope), "scope_reauth_required"),
+            (backend(403, scope_mismatch, &[]), "scope_reauth_required"),
             (
-                Error::CredentialRevoked(grant(403, "credential_revoked")),
+                backend(403, grant("credential_revoked"), &[]),
                 "credential_revoked",
             ),
-            (
-                Error::GrantExpired(grant(403, "grant_expired")),
-                "grant_expired",
-            ),
-            (
-                Error::GrantRevoked(grant(403, "grant_revoked")),
-                "grant_revoked",
-            ),
-            (Error::GrantDeleted(grant(410, "gone")), "grant_deleted"),
+            (backend(403, grant("grant_expired"), &[]), "grant_expired"),
+            (backend(403, grant("grant_revoked"), &[]), "grant_revoked"),
+            (backend(410, grant("gone"), &[]), "grant_deleted"),
             (
                 Error::ProviderUnauthorized(provider(401)),
                 "provider_unauthorized",
             ),
         ];
         for (error, code) in cases {
-            assert!(error.needs_connect_session(), "{code}");
+            assert!(error.needs_connect_session(), "{code}: {error:?}");
             let reply = reply(error).await;
             assert_eq!(reply.status, StatusCode::FORBIDDEN, "{code}");
             assert_eq!(reply.body["error"], code);
@@ -367,11 +405,7 @@ mod tests {
 
     #[tokio::test]
     async fn connect_required_without_provider() {
-        let error = Error::GrantNotFound(GrantError::from_backend(BackendError::new(
-            404,
-            Some("grant_not_found".to_owned()),
-            SECRET_DETAIL,
-        )));
+        let error = backend(404, json!({"error": "grant_not_found"}), &[]);
         let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
         assert_eq!(reply.body["connect_required"], true);
@@ -382,7 +416,7 @@ mod tests {
     async fn other_errors_never_ask_for_connect() {
         let errors = [
             Error::MissingUserToken,
-            Error::PolicyViolation(backend(403, "policy_denied")),
+            backend(403, json!({"error": "policy_denied"}), &[]),
             Error::Provider(provider(500)),
             Error::Config(SECRET_DETAIL.to_owned()),
         ];
@@ -399,47 +433,50 @@ mod tests {
 
     #[tokio::test]
     async fn rate_limited_sets_retry_after() {
-        let reply = reply(Error::RateLimited(rate_limit(Some(Duration::from_secs(
-            30,
-        )))))
-        .await;
+        let body = json!({"error": "rate_limit_exceeded"});
+        let error = backend(429, body, &[("retry-after", "30")]);
+        assert!(matches!(error, Error::RateLimited(_)), "{error:?}");
+        let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(header(&reply, RETRY_AFTER), Some("30"));
         assert_eq!(reply.body["error"], "rate_limited");
     }
 
     #[tokio::test]
-    async fn retry_after_rounds_up() {
-        let limit = rate_limit(Some(Duration::from_millis(1500)));
-        let reply = reply(Error::RateLimited(limit)).await;
-        assert_eq!(header(&reply, RETRY_AFTER), Some("2"));
-    }
-
-    #[tokio::test]
     async fn rate_limited_without_delay() {
-        let reply = reply(Error::RateLimited(rate_limit(None))).await;
+        let error = backend(429, json!({"error": "rate_limit_exceeded"}), &[]);
+        let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(header(&reply, RETRY_AFTER), None);
     }
 
     #[tokio::test]
     async fn quota_exceeded() {
-        let reply = reply(Error::QuotaExceeded(rate_limit(Some(Duration::from_secs(
-            60,
-        )))))
-        .await;
+        let body = json!({"error": "quota_exceeded", "retry_after": 60});
+        let error = backend(429, body, &[]);
+        assert!(matches!(error, Error::QuotaExceeded(_)), "{error:?}");
+        let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(header(&reply, RETRY_AFTER), Some("60"));
         assert_eq!(reply.body["error"], "quota_exceeded");
     }
 
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(seconds_rounded_up(Duration::from_millis(1500)), 2);
+        assert_eq!(seconds_rounded_up(Duration::from_secs(3)), 3);
+        assert_eq!(seconds_rounded_up(Duration::ZERO), 0);
+    }
+
     #[tokio::test]
     async fn token_refresh_in_progress() {
-        let reply = reply(Error::TokenRefreshInProgress(grant(
-            409,
-            "token_refresh_in_progress",
-        )))
-        .await;
+        let body = json!({"error": "token_refresh_in_progress", "grant_id": "grant-1"});
+        let error = backend(409, body, &[]);
+        assert!(
+            matches!(error, Error::TokenRefreshInProgress(_)),
+            "{error:?}"
+        );
+        let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(reply.body["error"], "temporarily_unavailable");
     }
@@ -463,7 +500,8 @@ mod tests {
     #[tokio::test]
     async fn upstream_failures_are_bad_gateway() {
         let errors = [
-            Error::Backend(backend(503, "unavailable")),
+            backend(503, json!({"error": "unavailable"}), &[]),
+            backend(502, json!({"error": "upstream"}), &[]),
             Error::MalformedResponse {
                 endpoint: "/sdk/token",
                 reason: SECRET_DETAIL.to_owned(),
@@ -494,31 +532,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connect_denied_and_timeout() {
-        let denied = reply(connect(ConnectErrorKind::Denied)).await;
-        assert_eq!(denied.status, StatusCode::FORBIDDEN);
-        assert_eq!(denied.body["error"], "connect_denied");
-        let timeout = reply(connect(ConnectErrorKind::Timeout)).await;
-        assert_eq!(timeout.status, StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(timeout.body["error"], "connect_timeout");
+    async fn connect_denied() {
+        let reply = reply(connect(ConnectErrorKind::Denied)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.body["error"], "connect_denied");
     }
 
     #[tokio::test]
-    async fn policy_violation_is_forbidden() {
-        let reply = reply(Error::PolicyViolation(backend(403, "step_up_required"))).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN);
-        assert_eq!(reply.body["error"], "policy_violation");
+    async fn connect_timeout() {
+        let reply = reply(connect(ConnectErrorKind::Timeout)).await;
+        assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(reply.body["error"], "connect_timeout");
+    }
+
+    #[tokio::test]
+    async fn policy_rows_are_forbidden() {
+        let cases = [
+            (json!({"error": "policy_denied"}), "policy_violation"),
+            (
+                json!({"error": "redact_discharge_failed"}),
+                "policy_violation",
+            ),
+            (
+                json!({"error": "grant_not_delegable"}),
+                "grant_not_delegable",
+            ),
+        ];
+        for (body, code) in cases {
+            let reply = reply(backend(403, body, &[])).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{code}");
+            assert_eq!(reply.body["error"], code);
+        }
     }
 
     #[tokio::test]
     async fn ambiguous_grant_is_conflict() {
-        let error = Error::AmbiguousGrant(AmbiguousGrant {
-            backend: backend(409, "ambiguous_grant"),
-            provider_id: Some("github".to_owned()),
-            account_identifiers: vec!["a@example.com".to_owned()],
-            account_was_provided: false,
-            candidates: Vec::new(),
+        let body = json!({
+            "error": "ambiguous_grant",
+            "provider_id": "github",
+            "account_identifiers": ["a@example.com", "b@example.com"],
         });
+        let error = backend(409, body, &[]);
+        assert!(matches!(error, Error::AmbiguousGrant(_)), "{error:?}");
         let reply = reply(error).await;
         assert_eq!(reply.status, StatusCode::CONFLICT);
         assert_eq!(reply.body["error"], "ambiguous_grant");
@@ -527,30 +582,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn label_conflict() {
+        let error = backend(409, json!({"error": "sibling_label_conflict"}), &[]);
+        assert!(matches!(error, Error::ManagedSecret(_)), "{error:?}");
+        let reply = reply(error).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+        assert_eq!(reply.body["error"], "label_conflict");
+    }
+
+    #[tokio::test]
     async fn application_mistakes_are_internal_errors() {
         let errors = [
-            Error::Config(SECRET_DETAIL.to_owned()),
-            Error::InvalidRequest(SECRET_DETAIL.to_owned()),
-            Error::KeyRejected(KeyRejected {
-                backend: backend(401, "key_revoked"),
-                hint: Some(SECRET_DETAIL.to_owned()),
-            }),
-            Error::InsufficientScope(InsufficientScope {
-                backend: backend(403, "insufficient_scope"),
-                required: Vec::new(),
-                granted: Vec::new(),
-                missing: Vec::new(),
-            }),
-            Error::RestrictedGrantRequiresProxy(backend(403, "restricted_grant_requires_proxy")),
-            Error::Backend(backend(422, "validation_error")),
-            connect(ConnectErrorKind::Config),
+            (Error::Config(SECRET_DETAIL.to_owned()), "Config"),
+            (
+                Error::InvalidRequest(SECRET_DETAIL.to_owned()),
+                "InvalidRequest",
+            ),
+            (
+                backend(
+                    401,
+                    json!({"error": "key_revoked", "hint": SECRET_DETAIL}),
+                    &[],
+                ),
+                "KeyRejected",
+            ),
+            (
+                backend(401, json!({"error": "agent_revoked"}), &[]),
+                "Agent",
+            ),
+            (
+                backend(403, json!({"error": "insufficient_scope"}), &[]),
+                "InsufficientScope",
+            ),
+            (
+                backend(
+                    403,
+                    json!({"error": "restricted_grant_requires_proxy"}),
+                    &[],
+                ),
+                "RestrictedGrantRequiresProxy",
+            ),
+            (
+                backend(422, json!({"error": "blocked_destination"}), &[]),
+                "BlockedDestination",
+            ),
+            (
+                backend(409, json!({"error": "credential_id_required"}), &[]),
+                "ManagedSecret",
+            ),
+            (
+                backend(422, json!({"error": "validation_error"}), &[]),
+                "Backend",
+            ),
+            (connect(ConnectErrorKind::Config), "Connect"),
         ];
-        for error in errors {
+        for (error, variant) in errors {
+            let shown = format!("{error:?}");
+            assert!(shown.starts_with(variant), "{shown}");
             let reply = reply(error).await;
-            assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{shown}");
             assert_eq!(
                 reply.body,
-                json!({"error": "internal_error", "message": "internal server error"})
+                json!({"error": "internal_error", "message": "internal server error"}),
+                "{shown}"
             );
         }
     }

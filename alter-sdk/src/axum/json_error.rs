@@ -7,11 +7,16 @@ use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 
 /// `WWW-Authenticate` for a request without credentials.
-pub(crate) const CHALLENGE: &str = "Bearer";
+pub(crate) const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer");
 /// `WWW-Authenticate` for a malformed `Authorization` header.
-pub(crate) const CHALLENGE_INVALID_REQUEST: &str = r#"Bearer error="invalid_request""#;
+pub(crate) const CHALLENGE_INVALID_REQUEST: HeaderValue =
+    HeaderValue::from_static(r#"Bearer error="invalid_request""#);
 /// `WWW-Authenticate` for a token the backend rejected.
-pub(crate) const CHALLENGE_INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
+pub(crate) const CHALLENGE_INVALID_TOKEN: HeaderValue =
+    HeaderValue::from_static(r#"Bearer error="invalid_token""#);
+/// `WWW-Authenticate` for a user who must sign in again because a policy requires a recent
+/// sign-in (RFC 9470).
+pub(crate) const CHALLENGE_STEP_UP: &str = r#"Bearer error="insufficient_user_authentication""#;
 
 /// An error response under construction.
 #[derive(Debug)]
@@ -20,7 +25,7 @@ pub(crate) struct JsonError {
     code: String,
     message: String,
     fields: Map<String, Value>,
-    challenge: Option<&'static str>,
+    challenge: Option<HeaderValue>,
     retry_after_secs: Option<u64>,
 }
 
@@ -37,7 +42,7 @@ impl JsonError {
     }
 
     /// Adds a `WWW-Authenticate` header.
-    pub(crate) fn challenge(mut self, challenge: &'static str) -> Self {
+    pub(crate) fn challenge(mut self, challenge: HeaderValue) -> Self {
         self.challenge = Some(challenge);
         self
     }
@@ -70,7 +75,7 @@ impl IntoResponse for JsonError {
         let mut response = (self.status, Json(Value::Object(body))).into_response();
         let headers = response.headers_mut();
         if let Some(challenge) = self.challenge {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(WWW_AUTHENTICATE, challenge);
         }
         if let Some(seconds) = self.retry_after_secs {
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds));

@@ -70,6 +70,7 @@
 //! |---|---|---|---|
 //! | `MissingUserToken` | 401 | `missing_bearer_token` | `WWW-Authenticate: Bearer` |
 //! | `UserTokenRejected` | 401 | `invalid_token` | `WWW-Authenticate: Bearer error="invalid_token"` |
+//! | `StepUpRequired` | 401 | `insufficient_user_authentication` | `WWW-Authenticate: Bearer error="insufficient_user_authentication"`, with `max_age` when known (RFC 9470) |
 //! | `GrantNotFound` | 403 | `grant_not_found` | `"connect_required": true`, `"provider"` |
 //! | `NoDelegatedGrant` | 403 | `no_delegated_grant` | `"connect_required": true`, `"provider"` |
 //! | `ScopeReauthRequired` | 403 | `scope_reauth_required` | `"connect_required": true`, `"provider"` |
@@ -78,9 +79,11 @@
 //! | `GrantRevoked` | 403 | `grant_revoked` | `"connect_required": true`, `"provider"` |
 //! | `GrantDeleted` | 403 | `grant_deleted` | `"connect_required": true`, `"provider"` |
 //! | `ProviderUnauthorized` | 403 | `provider_unauthorized` | `"connect_required": true`, `"provider"` |
-//! | `PolicyViolation` | 403 | `policy_violation` | |
+//! | `PolicyViolation`, `RedactDischargeFailed` | 403 | `policy_violation` | |
+//! | `GrantNotDelegable` | 403 | `grant_not_delegable` | |
 //! | `Connect`, the user declined | 403 | `connect_denied` | |
 //! | `AmbiguousGrant` | 409 | `ambiguous_grant` | `"provider"` |
+//! | `ManagedSecret`, label already used | 409 | `label_conflict` | |
 //! | `RateLimited` | 429 | `rate_limited` | `Retry-After` when known |
 //! | `QuotaExceeded` | 429 | `quota_exceeded` | `Retry-After` when known |
 //! | `Provider` with status 429 | 429 | `provider_rate_limited` | `"provider"` |
@@ -89,7 +92,7 @@
 //! | `Backend` with a 5xx status, `MalformedResponse`, `Network`, `Decode`, `Connect` flow error | 502 | `bad_gateway` | |
 //! | `Timeout` | 504 | `gateway_timeout` | |
 //! | `Connect` timed out | 504 | `connect_timeout` | |
-//! | `Config`, `InvalidRequest`, `KeyRejected`, `InsufficientScope`, `RestrictedGrantRequiresProxy`, `Backend` with a 4xx status, `Connect` configuration error | 500 | `internal_error` | |
+//! | `Config`, `InvalidRequest`, `KeyRejected`, `Agent`, `InsufficientScope`, `RestrictedGrantRequiresProxy`, `BlockedDestination`, other `ManagedSecret` conflicts, `Backend` with a 4xx status, `Connect` configuration error | 500 | `internal_error` | |
 //!
 //! The `connect_required` rows are exactly the errors for which
 //! [`Error::needs_connect_session`](crate::Error::needs_connect_session) is true: the client
