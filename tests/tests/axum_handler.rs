@@ -1,8 +1,8 @@
 //! `#[alter::handler]` and the plain extractors in a running application: the user they bind,
 //! the identity scope, optional routes, other extractors beside them, and a hand-set token.
 
-use alter::Vault;
 use alter::axum::{AlterAxum, OptionalUserVault};
+use alter::{Method, Vault};
 use alter_tests::offline::offline_alter;
 use alter_tests::server::TestServer;
 use axum::extract::{FromRef, Path, Query, Request, State};
@@ -98,6 +98,16 @@ async fn optional_connect(vault: Vault) -> Result<String, alter::Error> {
     Ok(session.connect_url)
 }
 
+#[alter::handler(optional)]
+async fn optional_request(vault: Vault) -> Result<String, alter::Error> {
+    let response = vault
+        .request(Method::GET, "https://api.github.com/user")
+        .provider("github")
+        .send()
+        .await?;
+    Ok(response.text()?.to_owned())
+}
+
 async fn optional_extractor(OptionalUserVault(vault): OptionalUserVault) -> Json<Value> {
     Json(json!({ "bound": secret(vault.bound_user_token()) }))
 }
@@ -125,6 +135,7 @@ async fn start() -> TestServer {
         .route("/extractor/{name}", get(with_extractor))
         .route("/optional", get(optional_with_macro))
         .route("/optional/connect", post(optional_connect))
+        .route("/optional/request", get(optional_request))
         .route("/optional-extractor", get(optional_extractor))
         .route("/option-extractor", get(option_extractor))
         .merge(layered)
@@ -239,15 +250,19 @@ async fn optional_route_rejects_malformed_header() {
 #[tokio::test]
 async fn optional_route_fails_closed_without_user() {
     let server = start().await;
-    let response = reqwest::Client::new()
-        .post(server.url("/optional/connect"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "missing_bearer_token");
+    let client = reqwest::Client::new();
+    let requests = [
+        client.post(server.url("/optional/connect")),
+        client.get(server.url("/optional/request")),
+    ];
+    for request in requests {
+        let response = request.send().await.unwrap();
+        let url = response.url().clone();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{url}");
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer", "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "missing_bearer_token", "{url}");
+    }
     server.stop().await;
 }
 

@@ -637,14 +637,14 @@ mod tests {
             (connect(ConnectErrorKind::Config), "Connect"),
         ];
         for (error, variant) in errors {
-            let shown = format!("{error:?}");
-            assert!(shown.starts_with(variant), "{shown}");
+            let debug = format!("{error:?}");
+            assert!(debug.starts_with(variant), "{debug}");
             let reply = reply(error).await;
-            assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{shown}");
+            assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{debug}");
             assert_eq!(
                 reply.body,
                 json!({"error": "internal_error", "message": "internal server error"}),
-                "{shown}"
+                "{debug}"
             );
         }
     }

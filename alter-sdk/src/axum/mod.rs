@@ -6,15 +6,19 @@
 //! everything the handler calls, or through a plain extractor.
 //!
 //! ```no_run
-//! use alter::Vault;
 //! use alter::axum::AlterAxum;
+//! use alter::{Method, Vault};
 //! use axum::Router;
 //! use axum::routing::get;
 //!
 //! #[alter::handler]
 //! async fn profile(vault: Vault) -> Result<String, alter::Error> {
-//!     let session = vault.create_connect_session().send().await?;
-//!     Ok(session.connect_url)
+//!     let response = vault
+//!         .request(Method::GET, "https://api.github.com/user")
+//!         .provider("github")
+//!         .send()
+//!         .await?;
+//!     Ok(response.text()?.to_owned())
 //! }
 //!
 //! async fn plain(vault: Vault) -> &'static str {
@@ -51,7 +55,7 @@
 //! | [`UserToken`](crate::UserToken) | `401` | `401` |
 //! | `Option<UserToken>` | `None` | `401` |
 //!
-//! The `401` answers are [`BearerRejection`]s: `WWW-Authenticate: Bearer` when the header is
+//! The `401` responses are [`BearerRejection`]s: `WWW-Authenticate: Bearer` when the header is
 //! missing, `Bearer error="invalid_request"` when it is malformed, and a JSON body
 //! `{"error": …, "message": …}`. The header must be `Bearer <token>` with the scheme in any
 //! case, one or more spaces, and one token of the RFC 6750 characters

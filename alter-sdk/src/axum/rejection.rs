@@ -18,7 +18,7 @@ use super::json_error::{CHALLENGE, CHALLENGE_INVALID_REQUEST, JsonError};
 /// | no `Authorization` header | `Bearer` | `missing_bearer_token` |
 /// | a malformed `Authorization` header | `Bearer error="invalid_request"` | `invalid_request` |
 ///
-/// RFC 6750 suggests `400` for `invalid_request`. This module answers `401` for both, so that a
+/// RFC 6750 suggests `400` for `invalid_request`. This module responds with `401` for both, so that a
 /// client that reacts to `401` by signing the user in again does so here too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
