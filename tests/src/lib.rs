@@ -1,1 +1,4 @@
 //! Shared helpers for the end-to-end tests.
+
+pub mod offline;
+pub mod server;

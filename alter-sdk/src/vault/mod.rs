@@ -193,6 +193,14 @@ impl Vault {
         self.user.as_ref()
     }
 
+    /// Returns a handle that shares everything with `self` but has no user bound.
+    pub(crate) fn without_user_token(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            user: None,
+        }
+    }
+
     /// Starts a credential request: the vault fetches the user's credential for the provider,
     /// injects it into this HTTP request, sends it, and records an audit row.
     pub fn request(&self, method: Method, url: impl Into<String>) -> RequestBuilder {

@@ -1,0 +1,6 @@
+#[alter::handler]
+struct Profile {
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+type UserVault = alter::Vault;
+
+#[alter::handler]
+async fn profile(vault: UserVault) -> String {
+    format!("{vault:?}")
+}
+
+fn main() {}
