@@ -1,6 +1,9 @@
 //! Rust SDK for Alter Vault.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "dev")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dev")))]
+pub mod dev;
 pub mod error;
 pub mod identity;
 pub mod protocol;
