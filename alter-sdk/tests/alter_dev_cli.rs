@@ -87,8 +87,8 @@ async fn help_and_bad_arguments() {
     let message = String::from_utf8(bad.stderr).unwrap();
     assert!(message.contains("unknown argument \"--port\""), "{message}");
 
-    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = taken.local_addr().unwrap().to_string();
+    let occupied = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = occupied.local_addr().unwrap().to_string();
     let busy = Command::new(BINARY)
         .args(["--bind", &address])
         .output()

@@ -5,6 +5,7 @@
 mod bad_input;
 mod concurrency;
 mod flow;
+mod interop;
 mod pages;
 mod signature;
 mod support;
