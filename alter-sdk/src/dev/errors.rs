@@ -1,6 +1,7 @@
 //! JSON error responses in the backend's shape: `{"error": code, "message": text, …}`.
 
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -62,6 +63,20 @@ impl ApiError {
             code::NOT_FOUND,
             format!("no endpoint at {path}"),
         )
+    }
+
+    /// Converts a failure to read the request body into a protocol error: 413 when it exceeds
+    /// the body limit, 400 otherwise.
+    pub(super) fn unreadable_body(rejection: &BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+            )
+        } else {
+            Self::invalid_request(format!("the request body could not be read: {rejection}"))
+        }
     }
 
     /// Returns the HTTP status.

@@ -199,6 +199,19 @@ impl DevVaultBuilder {
 
     fn validate(&self) -> Result<(), StartError> {
         let mut problems: Vec<String> = Vec::new();
+        let lifetimes = [
+            ("user token lifetime", self.user_token_lifetime),
+            ("demo token lifetime", self.demo_token_lifetime),
+        ];
+        for (what, lifetime) in lifetimes {
+            if lifetime > wire::MAX_TOKEN_LIFETIME {
+                problems.push(format!(
+                    "the {what} of {} seconds exceeds the maximum of {} seconds",
+                    lifetime.as_secs(),
+                    wire::MAX_TOKEN_LIFETIME.as_secs()
+                ));
+            }
+        }
         for (index, provider) in self.providers.iter().enumerate() {
             problems.extend(provider.problems());
             if provider.id == demo::PROVIDER_ID {
@@ -410,5 +423,24 @@ impl fmt::Debug for DevVault {
             .field("base_url", &self.state.base_url)
             .field("api_key", &self.api_key)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_bind_is_reached_through_loopback() {
+        let cases = [
+            ("0.0.0.0:8787", "127.0.0.1:8787"),
+            ("[::]:8787", "[::1]:8787"),
+            ("127.0.0.1:1", "127.0.0.1:1"),
+            ("[::1]:2", "[::1]:2"),
+        ];
+        for (bound, expected) in cases {
+            let bound: SocketAddr = bound.parse().unwrap();
+            assert_eq!(reachable(bound).to_string(), expected);
+        }
     }
 }

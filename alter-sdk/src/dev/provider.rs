@@ -478,7 +478,8 @@ fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenSet, TokenEndpo
         Some(Value::Number(number)) => number.as_u64(),
         Some(Value::String(text)) => text.parse().ok(),
         Some(_) => None,
-    };
+    }
+    .map(|secs: u64| secs.min(wire::MAX_TOKEN_LIFETIME.as_secs()));
     let refresh_token = object
         .get("refresh_token")
         .and_then(Value::as_str)
@@ -634,6 +635,13 @@ mod tests {
         let tokens = parse_token_response(200, form).unwrap();
         assert_eq!(tokens.access_token.expose(), "at2");
         assert_eq!(tokens.scopes.unwrap(), ["x", "y"]);
+    }
+
+    #[test]
+    fn token_lifetime_is_clamped() {
+        let huge = format!(r#"{{"access_token":"at","expires_in":{}}}"#, u64::MAX);
+        let tokens = parse_token_response(200, huge.as_bytes()).unwrap();
+        assert_eq!(tokens.expires_in, Some(wire::MAX_TOKEN_LIFETIME.as_secs()));
     }
 
     #[test]

@@ -346,9 +346,16 @@ fn parse_nonce(text: &str) -> Result<u128, ApiError> {
 }
 
 /// Nonces seen within the clock-skew window.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct NonceCache {
     state: Mutex<NonceState>,
+    capacity: usize,
+}
+
+impl Default for NonceCache {
+    fn default() -> Self {
+        Self::with_capacity(wire::MAX_REMEMBERED_NONCES)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -360,10 +367,17 @@ struct NonceState {
 }
 
 impl NonceCache {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            state: Mutex::default(),
+            capacity,
+        }
+    }
+
     /// Records `nonce`, signed at `timestamp`; rejects it when it was seen before.
     fn remember(&self, nonce: u128, timestamp: u64, now: u64) -> Result<(), ApiError> {
         let mut state = self.state.lock().expect("nonce cache lock poisoned");
-        if now >= state.next_sweep || state.seen.len() >= wire::MAX_REMEMBERED_NONCES {
+        if now >= state.next_sweep || state.seen.len() >= self.capacity {
             state.seen.retain(|_, forget_after| *forget_after >= now);
             state.next_sweep = now + wire::NONCE_SWEEP_INTERVAL_SECS;
         }
@@ -376,7 +390,7 @@ impl NonceCache {
                 ),
             ));
         }
-        if state.seen.len() >= wire::MAX_REMEMBERED_NONCES {
+        if state.seen.len() >= self.capacity {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 code::SERVICE_UNAVAILABLE,
@@ -413,6 +427,28 @@ mod tests {
         let state = cache.state.lock().unwrap();
         assert!(!state.seen.contains_key(&7));
         assert!(state.seen.contains_key(&9));
+    }
+
+    #[test]
+    fn full_nonce_cache_rejects_with_retry_after() {
+        let cache = NonceCache::with_capacity(2);
+        cache.remember(1, 1_000, 1_000).unwrap();
+        cache.remember(2, 1_000, 1_000).unwrap();
+        let error = cache.remember(3, 1_000, 1_001).unwrap_err();
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), code::SERVICE_UNAVAILABLE);
+        let response = error.into_response();
+        assert_eq!(response.headers()["retry-after"], "10");
+
+        let replay = cache.remember(1, 1_000, 1_001).unwrap_err();
+        assert_eq!(
+            replay.code(),
+            code::NONCE_REUSED,
+            "a full cache still detects replays"
+        );
+
+        let later = 1_000 + wire::MAX_CLOCK_SKEW_SECS + 1;
+        cache.remember(3, later, later).unwrap();
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub(super) const NONCE_SWEEP_INTERVAL_SECS: u64 = 10;
 /// Maximum request body size read on any route, in bytes.
 pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Longest token lifetime DevVault stores or issues: ten years. Provider tokens that claim to
+/// live longer are treated as living this long, and longer configured lifetimes are rejected.
+pub(super) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Lifetime of a connect session, as sent in `expires_in`.
 pub(super) const CONNECT_SESSION_LIFETIME: Duration = Duration::from_secs(600);
 /// How long a finished or expired connect session can still be polled before it is forgotten.

@@ -255,6 +255,35 @@ async fn oversized_body_is_rejected() {
 }
 
 #[tokio::test]
+async fn oversized_demo_bodies_are_rejected() {
+    let dev = start(true).await;
+    let http = reqwest::Client::new();
+    let body = vec![b'a'; 3 * 1024 * 1024];
+    for path in [
+        "/demo/oauth/token",
+        "/demo/oauth/authorize",
+        "/demo/api/messages",
+    ] {
+        let response = http
+            .post(format!("{}{path}", dev.base_url()))
+            .bearer_auth("x")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{path}: {status}");
+    }
+    let response = http
+        .post(format!("{}/demo/oauth/token", dev.base_url()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let dev = start(true).await;
     let http = reqwest::Client::new();

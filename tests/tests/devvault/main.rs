@@ -3,6 +3,7 @@
 //! input and concurrency.
 
 mod bad_input;
+mod builder;
 mod concurrency;
 mod flow;
 mod interop;

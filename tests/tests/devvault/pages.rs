@@ -209,6 +209,25 @@ async fn hops_are_redirects_with_pkce_and_state() {
 }
 
 #[tokio::test]
+async fn return_url_is_normalized() {
+    let dev = start(true).await;
+    let client = Client::new(&dev);
+    let session = client
+        .create_session(
+            &dev.user_token("alice"),
+            json!({"return_url": "http://127.0.0.1:9/dó\nne?x=é y"}),
+        )
+        .await;
+    let browser = browser();
+    let mut url = session["connect_url"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        url = location(&browser.get(&url).send().await.unwrap());
+    }
+    let done = browser.get(&url).send().await.unwrap();
+    assert_eq!(location(&done), "http://127.0.0.1:9/d%C3%B3ne?x=%C3%A9%20y");
+}
+
+#[tokio::test]
 async fn cancel_reports_connect_denied() {
     let dev = start(false).await;
     let client = Client::new(&dev);

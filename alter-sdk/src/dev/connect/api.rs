@@ -61,7 +61,7 @@ pub(in crate::dev) async fn create(
     }
     let return_url = body
         .optional_str("return_url")?
-        .map(|url| validate_return_url(url).map(|()| url.to_owned()))
+        .map(normalize_return_url)
         .transpose()?;
     let required_scopes = required_scopes(&state, &body)?;
     let label = requested_label(&body)?;
@@ -171,9 +171,13 @@ fn check_provider(state: &DevState, id: &str) -> Result<(), ApiError> {
     .with("provider_id", id))
 }
 
-fn validate_return_url(url: &str) -> Result<(), ApiError> {
+/// Checks that `url` is an absolute http(s) URL and returns its serialized form, which is ASCII
+/// and therefore a valid `Location` header value.
+fn normalize_return_url(url: &str) -> Result<String, ApiError> {
     match Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+            Ok(parsed.into())
+        }
         _ => Err(ApiError::invalid_request(format!(
             "return_url {url:?} must be an absolute http or https URL"
         ))),

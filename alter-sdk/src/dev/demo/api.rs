@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -57,13 +58,16 @@ pub(in crate::dev) async fn list_messages(
 pub(in crate::dev) async fn post_message(
     State(state): State<Arc<DevState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let authorization = match authenticate(&state, &headers, Some(WRITE_SCOPE)) {
         Ok(authorization) => authorization,
         Err(response) => return response,
     };
-    let text = match message_text(&body) {
+    let text = match body
+        .map_err(|rejection| ApiError::unreadable_body(&rejection))
+        .and_then(|body| message_text(&body))
+    {
         Ok(text) => text,
         Err(error) => return error.into_response(),
     };

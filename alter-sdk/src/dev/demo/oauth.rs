@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -21,6 +22,7 @@ use super::{
     unknown_scope,
 };
 use crate::dev::clock::unix_now;
+use crate::dev::errors::ApiError;
 use crate::dev::form;
 use crate::dev::html::{Page, escape};
 use crate::dev::idp::validate_user_name;
@@ -118,7 +120,14 @@ pub(in crate::dev) async fn authorize(State(state): State<Arc<DevState>>, uri: U
 
 /// `POST /demo/oauth/authorize`: the consent page's form, with `consent`, `decision`
 /// (`approve` or `deny`) and `account`.
-pub(in crate::dev) async fn decide(State(state): State<Arc<DevState>>, body: Bytes) -> Response {
+pub(in crate::dev) async fn decide(
+    State(state): State<Arc<DevState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return ApiError::unreadable_body(&rejection).into_response(),
+    };
     let demo = &state.demo;
     let params = form::parse(&body);
     let consent_id = params.get("consent").map_or("", String::as_str);
@@ -257,8 +266,12 @@ fn redirect_back(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str
 pub(in crate::dev) async fn token(
     State(state): State<Arc<DevState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return ApiError::unreadable_body(&rejection).into_response(),
+    };
     let demo = &state.demo;
     let params = form::parse(&body);
     if let Err(response) = authenticate_client(demo, &headers, &params) {
