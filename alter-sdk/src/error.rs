@@ -81,6 +81,31 @@ pub enum Error {
     #[error("this grant can only be used through proxy mode ({})", .0.code.as_deref().unwrap_or("restricted"))]
     RestrictedGrantRequiresProxy(BackendError),
 
+    /// A policy requires a recent sign-in before this call (`step_up_required`).
+    #[error("step-up authentication required: {}", .0.backend.message)]
+    StepUpRequired(StepUpRequired),
+
+    /// A policy required redacting the provider response and the redaction failed
+    /// (`redact_discharge_failed`).
+    #[error("policy redaction failed: {}", .0.message)]
+    RedactDischargeFailed(BackendError),
+
+    /// The grant may not be delegated to an agent (`grant_not_delegable`).
+    #[error("grant cannot be delegated: {}", .0.backend.message)]
+    GrantNotDelegable(GrantNotDelegable),
+
+    /// The managed agent behind the API key or the caller was rejected.
+    #[error("agent rejected ({}): {}", .0.backend.code.as_deref().unwrap_or("agent_error"), .0.backend.message)]
+    Agent(AgentError),
+
+    /// The backend does not allow requests to the destination (`blocked_destination`).
+    #[error("{}{}", .0.message, request_id_suffix(.0.request_id.as_deref()))]
+    BlockedDestination(BackendError),
+
+    /// A managed-secret request conflicts with the stored secrets.
+    #[error("managed secret request rejected ({}): {}", .0.backend.code.as_deref().unwrap_or("conflict"), .0.backend.message)]
+    ManagedSecret(ManagedSecretError),
+
     /// The API key lacks a scope the endpoint needs (`insufficient_scope`).
     #[error("API key is missing scopes: {}", missing_list(&.0.missing))]
     InsufficientScope(InsufficientScope),
@@ -112,6 +137,10 @@ pub enum Error {
     /// The provider answered with another error status.
     #[error("provider returned HTTP {} for {} {}", .0.status, .0.method, .0.url)]
     Provider(ProviderError),
+
+    /// A provider response body could not be decoded as the caller asked.
+    #[error("{0}")]
+    Decode(String),
 
     /// Any other backend error answer.
     #[error("backend returned HTTP {}{}: {}", .0.status, code_suffix(.0.code.as_deref()), .0.message)]
@@ -227,8 +256,14 @@ pub struct AmbiguousGrant {
     pub account_identifiers: Vec<String>,
     /// Whether the request named an account.
     pub account_was_provided: bool,
+    /// The application user ids of the matching grants.
+    pub app_user_ids: Vec<String>,
+    /// The ids of the matching grants.
+    pub grant_ids: Vec<String>,
     /// The candidate grants, as listed by the backend.
     pub candidates: Vec<GrantCandidate>,
+    /// Whether the backend listed only some of the candidates.
+    pub candidates_truncated: bool,
 }
 
 /// One candidate of an [`AmbiguousGrant`].
@@ -241,6 +276,8 @@ pub struct GrantCandidate {
     pub label: Option<String>,
     /// The provider account, e.g. an email address.
     pub account_identifier: Option<String>,
+    /// The provider account's display name.
+    pub account_display_name: Option<String>,
 }
 
 /// The grant lacks scopes; the user must authorize the provider again.
@@ -273,6 +310,16 @@ pub struct InsufficientScope {
     pub granted: Vec<String>,
     /// Scopes the key lacks.
     pub missing: Vec<String>,
+    /// Scopes of which any one would satisfy the endpoint.
+    pub required_any_of: Vec<String>,
+    /// The scope version the key was issued with.
+    pub scope_version: Option<u64>,
+    /// The scope version the backend currently enforces.
+    pub current_scope_version: Option<u64>,
+    /// Whether the key is rejected because its scope version is out of date.
+    pub scope_version_mismatch: bool,
+    /// The URL of the documentation on API key scopes.
+    pub documentation_url: Option<String>,
 }
 
 /// A rate-limit or quota answer.
@@ -295,10 +342,104 @@ pub struct RateLimit {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct KeyRejected {
-    /// The backend answer; `backend.code` says why.
+    /// The reason the key was rejected.
+    pub kind: KeyRejectedKind,
+    /// The backend's error response.
     pub backend: BackendError,
     /// The backend's hint on how to fix it.
     pub hint: Option<String>,
+}
+
+/// The reason the backend rejected an API key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRejectedKind {
+    /// The backend does not know the key (`invalid_key`).
+    Invalid,
+    /// The key was revoked (`key_revoked`).
+    Revoked,
+    /// The key expired (`key_expired`).
+    Expired,
+    /// The key was rotated and the old key's grace period ended (`key_rotated_grace_expired`).
+    RotationGraceExpired,
+    /// The key is not active (`key_not_active`).
+    Inactive,
+}
+
+/// The backend rejected the managed agent behind the API key or the per-call caller.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AgentError {
+    /// The check that failed.
+    pub kind: AgentErrorKind,
+    /// The backend's error response.
+    pub backend: BackendError,
+    /// The backend's hint on how to fix it.
+    pub hint: Option<String>,
+}
+
+/// The agent check that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AgentErrorKind {
+    /// The caller names no active managed agent of this app (`caller_agent_unresolved`,
+    /// `agent_not_found`).
+    NotFound,
+    /// The agent is inactive (`agent_inactive`).
+    Inactive,
+    /// The agent was revoked (`agent_revoked`).
+    Revoked,
+    /// The caller agent does not match the agent the API key belongs to
+    /// (`caller_agent_mismatch`).
+    CallerMismatch,
+    /// The backend failed to resolve the caller's agent identity
+    /// (`caller_agent_resolution_error`).
+    CallerResolution,
+    /// The backend found no app for the API key (`app_not_found_for_key`).
+    KeyAppNotFound,
+}
+
+/// A policy requires the user to have signed in recently.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct StepUpRequired {
+    /// The backend's error response.
+    pub backend: BackendError,
+    /// The maximum age, in seconds, of a sign-in that satisfies the policy.
+    pub max_session_age_seconds: Option<u64>,
+}
+
+/// The grant may not be delegated.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct GrantNotDelegable {
+    /// The backend's error response.
+    pub backend: BackendError,
+    /// The backend's reason, e.g. that the grant is restricted.
+    pub detail_reason: Option<String>,
+}
+
+/// A managed-secret request conflicts with the stored secrets.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ManagedSecretError {
+    /// The conflict the backend reported.
+    pub kind: ManagedSecretErrorKind,
+    /// The backend's error response.
+    pub backend: BackendError,
+}
+
+/// A managed-secret conflict the backend reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManagedSecretErrorKind {
+    /// Another secret of the same group already uses the label (`sibling_label_conflict`).
+    SiblingLabelConflict,
+    /// The request must name a credential id (`credential_id_required`).
+    CredentialIdRequired,
+    /// An end user's credential cannot be assigned this way
+    /// (`end_user_credential_not_assignable`).
+    EndUserCredentialNotAssignable,
 }
 
 impl std::ops::Deref for KeyRejected {
@@ -319,6 +460,20 @@ pub struct ConnectError {
     pub code: Option<String>,
     /// A human-readable reason.
     pub message: String,
+    /// The backend answer, when the failure came from a backend error response.
+    pub backend: Option<BackendError>,
+}
+
+impl ConnectError {
+    /// Creates a connect error that did not come from a backend error response.
+    pub fn new(kind: ConnectErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            backend: None,
+        }
+    }
 }
 
 impl fmt::Display for ConnectError {
@@ -412,9 +567,16 @@ impl Error {
             Self::InsufficientScope(e) => Some(&e.backend),
             Self::RateLimited(e) | Self::QuotaExceeded(e) => Some(&e.backend),
             Self::KeyRejected(e) => Some(&e.backend),
+            Self::Agent(e) => Some(&e.backend),
+            Self::StepUpRequired(e) => Some(&e.backend),
+            Self::GrantNotDelegable(e) => Some(&e.backend),
+            Self::ManagedSecret(e) => Some(&e.backend),
+            Self::Connect(e) => e.backend.as_ref(),
             Self::UserTokenRejected(e)
             | Self::PolicyViolation(e)
+            | Self::RedactDischargeFailed(e)
             | Self::RestrictedGrantRequiresProxy(e)
+            | Self::BlockedDestination(e)
             | Self::Backend(e) => Some(e),
             _ => None,
         }
@@ -478,6 +640,31 @@ impl Error {
             }
             _ => None,
         }
+    }
+
+    /// Returns the application's id for the end user this error is about, when known.
+    pub fn app_user_id(&self) -> Option<&str> {
+        match self {
+            Self::GrantNotFound(e)
+            | Self::NoDelegatedGrant(e)
+            | Self::GrantExpired(e)
+            | Self::CredentialRevoked(e) => e.app_user_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Returns the backend's hint on how to fix a rejected API key or agent.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::KeyRejected(e) => e.hint.as_deref(),
+            Self::Agent(e) => e.hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Returns the `X-Request-ID` of the backend answer behind this error, for support requests.
+    pub fn request_id(&self) -> Option<&str> {
+        self.backend().and_then(|b| b.request_id.as_deref())
     }
 
     /// Returns the scopes the user must grant, for [`Error::ScopeReauthRequired`].
@@ -553,6 +740,12 @@ fn missing_list(scopes: &[String]) -> String {
 fn retry_hint(retry_after: Option<Duration>) -> String {
     retry_after
         .map(|d| format!("; retry after {}", format_duration(d)))
+        .unwrap_or_default()
+}
+
+fn request_id_suffix(request_id: Option<&str>) -> String {
+    request_id
+        .map(|id| format!(" (request id {id})"))
         .unwrap_or_default()
 }
 

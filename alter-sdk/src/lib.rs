@@ -7,6 +7,9 @@ pub mod dev;
 pub mod error;
 pub mod identity;
 pub mod protocol;
+pub mod vault;
 
 pub use error::{Error, Result};
+pub use http::Method;
 pub use identity::UserToken;
+pub use vault::{CallerType, PrincipalKind, Vault, VaultBuilder};

@@ -4,5 +4,13 @@
 //! client and by DevVault, which must agree on every byte.
 
 pub mod api_key;
+pub mod audit;
+pub mod base_url;
+pub mod context;
+pub mod error_body;
+pub mod inject;
 pub mod json;
+pub mod provider_url;
 pub mod signing;
+pub mod token_response;
+pub mod www_authenticate;
