@@ -31,10 +31,6 @@
 //! rejected by the next. Proxy mode, managed agents, delegation, approvals and IDP sign-in
 //! sessions are not implemented, so requests that need them get 404 or 400.
 
-// Handlers return early with a ready `Response`, which clippy counts as a large error type.
-// Boxing it would only add an allocation to every rejection.
-#![allow(clippy::result_large_err)]
-
 mod audit;
 mod body;
 mod clock;

@@ -117,6 +117,11 @@ fn check_reason_and_request(body: &JsonObject) -> Result<(), ApiError> {
     for key in ["method", "url"] {
         match request.get(key) {
             Some(Value::String(text)) if !text.is_empty() => {}
+            Some(Value::String(_)) => {
+                return Err(ApiError::invalid_request(format!(
+                    "field `request.{key}` must not be empty"
+                )));
+            }
             Some(other) => {
                 return Err(wrong_type(
                     &format!("request.{key}"),

@@ -10,3 +10,4 @@ mod interop;
 mod pages;
 mod signature;
 mod support;
+mod vault_client;
