@@ -89,7 +89,7 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
         }
         Err(_) => {
             let dev = DevVault::builder().auto_approve(true).start().await?;
-            let alter = AlterAxum::new(dev.api_key())
+            let alter = AlterAxum::new(dev.api_key().expose_secret())
                 .caller("quickstart")
                 .base_url(dev.base_url())
                 .build()?;

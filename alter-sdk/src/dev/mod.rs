@@ -1,0 +1,442 @@
+//! DevVault: a local, in-memory backend that speaks the Alter protocol.
+//!
+//! DevVault runs the SDK on a laptop without an account, and serves as the test double in an
+//! application's own tests. It is a real HTTP server, so any implementation of the protocol,
+//! in any language, can talk to it:
+//!
+//! - every `/sdk/*` request must carry an API key DevVault minted and a valid HMAC signature
+//!   (timestamp within five minutes, fresh nonce, content hash of the exact body);
+//! - a dev identity provider issues HS256 user tokens (`POST /dev/users/{name}/token`);
+//! - connect sessions run a real OAuth 2.0 authorization-code flow with PKCE through a hosted
+//!   connect page, against the built-in demo provider or any [`ProviderConfig`];
+//! - `POST /sdk/token` resolves the user's grant and refreshes expired provider tokens at the
+//!   provider's token endpoint;
+//! - audit rows are stored and readable with [`DevVault::audit_log`];
+//! - errors use the backend's status codes and `{"error", "message", …}` bodies.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let dev = alter::dev::DevVault::builder().auto_approve(true).start().await?;
+//! let user_token = dev.user_token("alice");
+//! println!("ALTER_BASE_URL={}", dev.base_url());
+//! // … point the vault client at dev.base_url() with dev.api_key() …
+//! dev.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Limitations
+//!
+//! State lives in memory and is lost on shutdown; keys and user tokens of one instance are
+//! rejected by the next. Proxy mode, managed agents, delegation, approvals and IDP sign-in
+//! sessions are not implemented, so requests that need them get 404 or 400.
+
+mod audit;
+mod body;
+mod clock;
+mod connect;
+mod demo;
+mod errors;
+mod form;
+mod html;
+mod idp;
+mod keys;
+mod provider;
+mod secret;
+mod server;
+mod store;
+mod token;
+mod verify;
+mod wire;
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use self::demo::DemoProvider;
+use self::idp::Idp;
+pub use self::provider::ProviderConfig;
+use self::server::DevState;
+pub use self::store::{AuditRecord, GrantInfo};
+use crate::error::Error;
+use crate::protocol::api_key::{ApiKey, KeyType};
+
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Configures and starts a [`DevVault`].
+#[derive(Debug)]
+#[must_use = "call .start() to run DevVault"]
+pub struct DevVaultBuilder {
+    auto_approve: bool,
+    bind: SocketAddr,
+    providers: Vec<ProviderConfig>,
+    user_token_lifetime: Duration,
+    demo_token_lifetime: Duration,
+}
+
+impl Default for DevVaultBuilder {
+    fn default() -> Self {
+        Self {
+            auto_approve: false,
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            providers: Vec::new(),
+            user_token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            demo_token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+}
+
+impl DevVaultBuilder {
+    /// Makes the demo provider's consent page approve without a click, so a connect URL
+    /// completes when fetched by any client that follows redirects (`curl -L`, `reqwest`).
+    /// Off by default: the page waits for Approve or Deny.
+    pub fn auto_approve(mut self, enabled: bool) -> Self {
+        self.auto_approve = enabled;
+        self
+    }
+
+    /// Sets the address to listen on; `127.0.0.1:0` (a free port) by default.
+    pub fn bind(mut self, address: SocketAddr) -> Self {
+        self.bind = address;
+        self
+    }
+
+    /// Adds an OAuth provider besides the built-in `demo` provider.
+    pub fn provider(mut self, provider: ProviderConfig) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Sets the lifetime of user tokens minted without an explicit one; one hour by default.
+    pub fn user_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.user_token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets the lifetime of the demo provider's access tokens; one hour by default.
+    pub fn demo_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.demo_token_lifetime = lifetime;
+        self
+    }
+
+    /// Validates the configuration, binds the listener and starts serving in a background
+    /// task on the current Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`StartError::InvalidConfig`] listing every problem with the configured
+    /// providers, [`StartError::Bind`] when the address cannot be bound, and
+    /// [`StartError::HttpClient`] when the HTTP client for provider calls cannot be built.
+    pub async fn start(self) -> Result<DevVault, StartError> {
+        self.validate()?;
+        let listener = tokio::net::TcpListener::bind(self.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                address: self.bind,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            address: self.bind,
+            source,
+        })?;
+        let base_url = format!("http://{}", reachable(address));
+
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("alter-devvault/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(StartError::HttpClient)?;
+        let demo = DemoProvider::new(&base_url, self.demo_token_lifetime, self.auto_approve);
+        let mut providers = vec![demo.config(&base_url)];
+        providers.extend(self.providers);
+        let state = Arc::new(DevState {
+            keys: keys::KeyRegistry::default(),
+            nonces: verify::NonceCache::default(),
+            idp: Idp::new(base_url.clone(), self.user_token_lifetime),
+            store: store::Store::default(),
+            connect: connect::ConnectSessions::default(),
+            providers,
+            demo,
+            http,
+            base_url,
+        });
+        let api_key = state.keys.mint(KeyType::Runtime);
+
+        let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+        let router = server::router(Arc::clone(&state));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = shutdown_signal.await;
+                })
+                .await
+        });
+        tracing::debug!(
+            target: "alter::dev",
+            base_url = %state.base_url,
+            providers = %state.provider_ids(),
+            auto_approve = self.auto_approve,
+            "DevVault started"
+        );
+        Ok(DevVault {
+            state,
+            address,
+            api_key,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        })
+    }
+
+    fn validate(&self) -> Result<(), StartError> {
+        let mut problems: Vec<String> = Vec::new();
+        let lifetimes = [
+            ("user token lifetime", self.user_token_lifetime),
+            ("demo token lifetime", self.demo_token_lifetime),
+        ];
+        for (what, lifetime) in lifetimes {
+            if lifetime > wire::MAX_TOKEN_LIFETIME {
+                problems.push(format!(
+                    "the {what} of {} seconds exceeds the maximum of {} seconds",
+                    lifetime.as_secs(),
+                    wire::MAX_TOKEN_LIFETIME.as_secs()
+                ));
+            }
+        }
+        for (index, provider) in self.providers.iter().enumerate() {
+            problems.extend(provider.problems());
+            if provider.id == demo::PROVIDER_ID {
+                problems.push(format!(
+                    "provider id {:?} is reserved for the built-in demo provider",
+                    demo::PROVIDER_ID
+                ));
+            }
+            if self.providers[..index]
+                .iter()
+                .any(|earlier| earlier.id == provider.id)
+            {
+                problems.push(format!("provider id {:?} is configured twice", provider.id));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StartError::InvalidConfig(problems))
+        }
+    }
+}
+
+/// Returns the address clients should use: a wildcard bind is reached through loopback, which
+/// the SDKs accept over plain HTTP.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), address.port())
+        }
+        _ => address,
+    }
+}
+
+/// Why [`DevVaultBuilder::start`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration has problems; each entry names the setting and the fix.
+    #[error("invalid DevVault configuration: {}", .0.join("; "))]
+    InvalidConfig(Vec<String>),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}; pick another address or port 0")]
+    Bind {
+        /// The address requested.
+        address: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The HTTP client for provider calls could not be built.
+    #[error("cannot build the HTTP client for provider calls: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// A running DevVault. Dropping it stops the server without waiting; [`DevVault::shutdown`]
+/// waits for open connections to finish.
+pub struct DevVault {
+    state: Arc<DevState>,
+    address: SocketAddr,
+    api_key: ApiKey,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl DevVault {
+    /// Returns a builder with the defaults: `127.0.0.1:0`, no auto-approve, only the demo
+    /// provider, one-hour tokens.
+    pub fn builder() -> DevVaultBuilder {
+        DevVaultBuilder::default()
+    }
+
+    /// Returns the base URL, e.g. `http://127.0.0.1:41234`: the value for `ALTER_BASE_URL`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// Returns the address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Returns the app key (`alter_rk_…`) minted at start-up: the value for `ALTER_API_KEY`.
+    pub fn api_key(&self) -> ApiKey {
+        self.api_key.clone()
+    }
+
+    /// Mints another key that this DevVault accepts. Every key type works; each key gets its
+    /// own actor id.
+    pub fn mint_api_key(&self, key_type: KeyType) -> ApiKey {
+        self.state.keys.mint(key_type)
+    }
+
+    /// Returns the base URL of the demo provider's JSON API, e.g.
+    /// `http://127.0.0.1:41234/demo/api`: the value for `ALTER_DEMO_API_URL`.
+    pub fn demo_api_url(&self) -> String {
+        format!("{}{}", self.state.base_url, demo::API_PATH)
+    }
+
+    /// Returns the OAuth redirect URI to register with a real provider.
+    pub fn callback_url(&self) -> String {
+        self.state.callback_url()
+    }
+
+    /// Mints a user token for `name`, creating the user on first use. The token is valid for
+    /// the configured user token lifetime.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `name` is not a user name: 1 to 64 characters from `a-z 0-9 . _ -`,
+    /// starting with a letter or digit.
+    pub fn user_token(&self, name: &str) -> String {
+        self.state
+            .idp
+            .mint(name, self.state.idp.token_lifetime())
+            .unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// Mints a user token for `name` that has already expired, to test how an application
+    /// handles `jwt_validation_error`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `name` is not a user name, like [`DevVault::user_token`].
+    pub fn expired_user_token(&self, name: &str) -> String {
+        self.state
+            .idp
+            .mint_expired(name)
+            .unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// Returns the names of all users, sorted.
+    pub fn users(&self) -> Vec<String> {
+        self.state.idp.users()
+    }
+
+    /// Returns every audit row received, oldest first (the most recent 10,000).
+    pub fn audit_log(&self) -> Vec<AuditRecord> {
+        self.state.store.audit_log()
+    }
+
+    /// Returns all grants, oldest first.
+    pub fn grants(&self) -> Vec<GrantInfo> {
+        self.state.store.all()
+    }
+
+    /// Returns the most recent grant of `user` for `provider_id`.
+    pub fn grant_for(&self, user: &str, provider_id: &str) -> Option<GrantInfo> {
+        self.state
+            .store
+            .for_user(user, provider_id)
+            .last()
+            .map(store::StoredGrant::info)
+    }
+
+    /// Makes the grant's provider access token expire now, so the next `/sdk/token` request
+    /// for it refreshes it at the provider. For the demo provider the old token also stops
+    /// working at the demo API.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no grant has this id.
+    pub fn expire_provider_token(&self, grant_id: Uuid) -> Result<(), Error> {
+        let grant = self.state.store.expire_token(grant_id).ok_or_else(|| {
+            Error::invalid_request(format!("no DevVault grant has the id {grant_id}"))
+        })?;
+        if grant.provider_id == demo::PROVIDER_ID {
+            self.state
+                .demo
+                .expire_access_token(grant.access_token.expose());
+        }
+        Ok(())
+    }
+
+    /// Stops accepting connections and waits for open ones to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(target: "alter::dev", %error, "DevVault server failed");
+                }
+                Err(error) => {
+                    tracing::warn!(target: "alter::dev", %error, "DevVault server task failed");
+                }
+            }
+        }
+        tracing::debug!(target: "alter::dev", base_url = %self.state.base_url, "DevVault stopped");
+    }
+}
+
+impl Drop for DevVault {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+impl fmt::Debug for DevVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevVault")
+            .field("base_url", &self.state.base_url)
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_bind_is_reached_through_loopback() {
+        let cases = [
+            ("0.0.0.0:8787", "127.0.0.1:8787"),
+            ("[::]:8787", "[::1]:8787"),
+            ("127.0.0.1:1", "127.0.0.1:1"),
+            ("[::1]:2", "[::1]:2"),
+        ];
+        for (bound, expected) in cases {
+            let bound: SocketAddr = bound.parse().unwrap();
+            assert_eq!(reachable(bound).to_string(), expected);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of DevVault over real sockets: signature checks, the connect flow through
+//! the hosted pages and the demo provider, credential retrieval and refresh, audit rows, bad
+//! input and concurrency.
+
+mod bad_input;
+mod builder;
+mod concurrency;
+mod flow;
+mod interop;
+mod pages;
+mod signature;
+mod support;
+mod vault_client;
