@@ -107,7 +107,7 @@ pub(super) fn str_list(field: &str, value: &Value) -> Result<Vec<String>, ApiErr
         .collect()
 }
 
-/// A 400 for a field of the wrong JSON type.
+/// Builds the 400 error for a field of the wrong JSON type.
 pub(super) fn wrong_type(field: &str, expected: &str, found: &Value) -> ApiError {
     ApiError::invalid_request(format!(
         "field `{field}` must be {expected}, not {}",

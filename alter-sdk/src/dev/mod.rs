@@ -16,10 +16,25 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use alter::{Method, Vault};
+//!
 //! let dev = alter::dev::DevVault::builder().auto_approve(true).start().await?;
-//! let user_token = dev.user_token("alice");
-//! println!("ALTER_BASE_URL={}", dev.base_url());
-//! // … point the vault client at dev.base_url() with dev.api_key() …
+//! let vault = Vault::builder(dev.api_key().expose_secret())
+//!     .base_url(dev.base_url())
+//!     .build()?;
+//! let alice = vault.with_user_token(dev.user_token("alice"));
+//!
+//! // With auto-approve, fetching the connect URL completes the whole OAuth flow.
+//! let session = alice.create_connect_session().send().await?;
+//! reqwest::get(&session.connect_url).await?;
+//! alice.wait_for_connect_session(session.session_token).await?;
+//!
+//! let me = alice
+//!     .request(Method::GET, format!("{}/me", dev.demo_api_url()))
+//!     .provider("demo")
+//!     .send()
+//!     .await?;
+//! assert_eq!(me.json::<serde_json::Value>()?["user"], "alice");
 //! dev.shutdown().await;
 //! # Ok(())
 //! # }
@@ -30,6 +45,8 @@
 //! State lives in memory and is lost on shutdown; keys and user tokens of one instance are
 //! rejected by the next. Proxy mode, managed agents, delegation, approvals and IDP sign-in
 //! sessions are not implemented, so requests that need them get 404 or 400.
+//! `X-Alter-Scope-Constraints` and `X-Alter-Request-Rule` are covered by the signature check
+//! but not enforced, because every DevVault key may do everything.
 
 mod audit;
 mod body;

@@ -20,7 +20,7 @@ use super::verify::NonceCache;
 use super::wire::{self, code};
 use super::{audit, connect, demo, idp, token, verify};
 
-/// Everything DevVault knows, shared by all routes.
+/// All DevVault state, shared by every route.
 #[derive(Debug)]
 pub(super) struct DevState {
     /// `http://host:port`, without a trailing slash.

@@ -10,8 +10,9 @@
 //! 6. the signature verifies over the canonical form of the raw path and query as received;
 //! 7. a replayed `X-Alter-Actor-ID` is the key's own.
 //!
-//! Only then is the nonce remembered, so forged requests cannot fill the nonce cache. A second
-//! use of the nonce within the window is rejected.
+//! A malformed `X-Alter-Caller-Type` or `X-Alter-Context` then gets 400. Only after all of this
+//! is the nonce remembered, so forged requests cannot fill the nonce cache. A second use of the
+//! nonce within the window is rejected, and a full cache gets 503 with `Retry-After`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -28,7 +28,7 @@ pub(super) const NONCE_SWEEP_INTERVAL_SECS: u64 = 10;
 /// Maximum request body size read on any route, in bytes.
 pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Longest token lifetime DevVault stores or issues: ten years. Provider tokens that claim to
+/// Maximum token lifetime DevVault stores or issues: ten years. Provider tokens that claim to
 /// live longer are treated as living this long, and longer configured lifetimes are rejected.
 pub(super) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Lifetime of a connect session, as sent in `expires_in`.
@@ -131,7 +131,7 @@ pub(super) const FORBIDDEN_INJECTION_HEADERS: &[&str] = &[
     "strict-transport-security",
     "content-security-policy",
 ];
-/// Longest injection header name the client accepts.
+/// Maximum length of an injection header name the client accepts.
 pub(super) const MAX_INJECTION_HEADER_LEN: usize = 60;
-/// Longest injection format the client accepts.
+/// Maximum length of an injection format the client accepts.
 pub(super) const MAX_INJECTION_FORMAT_LEN: usize = 200;

@@ -1,5 +1,5 @@
 //! The signed connect endpoints: `POST /sdk/oauth/connect/session` creates a session and
-//! `POST /sdk/oauth/connect/session/poll` reports where it stands.
+//! `POST /sdk/oauth/connect/session/poll` returns its status.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -285,10 +285,10 @@ fn repair_target(
     Ok((vec![grant.provider_id], Some(grant.id)))
 }
 
-fn not_supported(what: &str) -> ApiError {
+fn not_supported(feature: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         code::NOT_SUPPORTED,
-        format!("DevVault does not support {what}"),
+        format!("DevVault does not support {feature}"),
     )
 }

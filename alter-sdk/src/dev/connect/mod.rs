@@ -1,9 +1,8 @@
 //! Connect sessions: the app creates one for a user, the user opens its `connect_url` in a
 //! browser and authorizes a provider, and the app polls until the session reports the new grant.
 //!
-//! A session is addressed two ways. The app holds the `session_token` and polls with it; the
-//! browser holds an unrelated page id inside `connect_url`, so neither can be derived from the
-//! other.
+//! A session is addressed two ways. The app polls with the `session_token`, and the browser
+//! opens an unrelated page id inside `connect_url`, so neither can be derived from the other.
 
 pub(super) mod api;
 pub(super) mod pages;
@@ -21,7 +20,7 @@ use super::wire;
 /// Redirect URI registered with every provider.
 pub(super) const CALLBACK_PATH: &str = "/connect/callback";
 
-/// What the app asked for when it created the session.
+/// The app's request that created the session.
 #[derive(Clone, Debug)]
 pub(super) struct SessionRequest {
     pub(super) user: String,
@@ -51,7 +50,7 @@ impl Session {
     }
 }
 
-/// Where a session stands.
+/// The state of a session.
 #[derive(Clone, Debug)]
 pub(super) enum Outcome {
     Pending,
@@ -63,7 +62,7 @@ pub(super) enum Outcome {
     },
 }
 
-/// An authorization request sent to a provider and not yet answered on the callback.
+/// An authorization request sent to a provider whose callback has not arrived yet.
 #[derive(Debug)]
 pub(super) struct PendingAuthorization {
     pub(super) session_token: String,

@@ -221,6 +221,9 @@ fn provider_declined(
     description: Option<&str>,
 ) -> Response {
     let provider_id = &pending.provider_id;
+    // NOTE: a decline ends the whole session, even when the page offered other providers. The
+    // Python alter-sdk 0.29.0 documents that the hosted backend keeps such a session pending
+    // and lists the provider under `declined_providers`. DevVault never reports that state.
     let (code, message) = if error == "access_denied" {
         (
             code::CONNECT_DENIED,

@@ -36,7 +36,7 @@ pub(super) const TOKEN_PATH: &str = "/demo/oauth/token";
 pub(super) const API_PATH: &str = "/demo/api";
 /// The only client registered with the demo provider: DevVault itself.
 const CLIENT_ID: &str = "devvault";
-/// Scopes the demo provider knows, with the text the consent page shows.
+/// Scopes the demo provider supports, with the text the consent page shows.
 const SCOPES: &[(&str, &str)] = &[
     ("messages.read", "Read your messages"),
     ("messages.write", "Post messages as you"),
@@ -47,8 +47,7 @@ const DEFAULT_SCOPES: &[&str] = &["messages.read"];
 const DEFAULT_ACCOUNT: &str = "demo-user";
 /// Lifetime of a consent page before it must be reloaded.
 const CONSENT_LIFETIME_SECS: u64 = 600;
-/// Expired access tokens are remembered this long, so the API can say "expired" rather than
-/// "unknown".
+/// Retention of expired access tokens, so the API can report "expired" rather than "unknown".
 const EXPIRED_TOKEN_RETENTION_SECS: u64 = 3600;
 /// Messages kept per account; the oldest are dropped first.
 const MAX_MESSAGES_PER_ACCOUNT: usize = 1_000;
@@ -65,7 +64,7 @@ pub(super) struct DemoProvider {
 
 #[derive(Debug, Default)]
 struct DemoState {
-    /// Consent pages shown and not yet answered, by consent id.
+    /// Consent requests shown and not yet decided, by consent id.
     consents: HashMap<String, ConsentRequest>,
     /// Authorization codes, by code.
     codes: HashMap<String, IssuedCode>,
@@ -78,7 +77,7 @@ struct DemoState {
     next_message_id: u64,
 }
 
-/// What a user authorized: an account and scopes.
+/// An account and the scopes the user authorized for it.
 #[derive(Clone, Debug)]
 struct Authorization {
     account: String,
@@ -191,7 +190,7 @@ impl DemoProvider {
     }
 }
 
-/// Checks that every scope is one the demo provider knows.
+/// Returns the first scope the demo provider does not support.
 fn unknown_scope(scopes: &[String]) -> Option<&str> {
     scopes
         .iter()
