@@ -67,7 +67,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SocketAdd
     let mut bind = DEFAULT_BIND.to_owned();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--bind" => bind = args.next().ok_or("--bind needs an address, e.g. 127.0.0.1:8000")?,
+            "--bind" => {
+                bind = args
+                    .next()
+                    .ok_or("--bind needs an address, e.g. 127.0.0.1:8000")?
+            }
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -125,7 +129,10 @@ fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) 
     match dev {
         Some(dev) => {
             println!("1. A dev user token for \"alice\" (DevVault mints one for any name:");
-            println!("   curl -s -X POST {}/dev/users/bob/token):", dev.base_url());
+            println!(
+                "   curl -s -X POST {}/dev/users/bob/token):",
+                dev.base_url()
+            );
             println!("   export TOKEN='{}'", dev.user_token("alice"));
         }
         None => {

@@ -53,7 +53,9 @@ impl Quickstart {
 
     fn app_url(&self) -> String {
         let first = &self.output[0];
-        let start = first.find("http://").expect("the first line names the app URL");
+        let start = first
+            .find("http://")
+            .expect("the first line names the app URL");
         first[start..].split(',').next().unwrap().to_owned()
     }
 
@@ -121,25 +123,30 @@ fn shell(command: &str, token: &str) -> String {
     String::from_utf8(output.stdout).expect("curl prints UTF-8")
 }
 
-fn has_tool(name: &str) -> bool {
-    Command::new("sh")
+/// Fails the test with an install hint when `name` is not on the `PATH`.
+fn require_tool(name: &str) {
+    let found = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "the printed commands use `{name}`; install it to run this test");
 }
 
 #[test]
 fn printed_commands_work_verbatim() {
-    if !has_tool("curl") || !has_tool("sed") {
-        eprintln!("skipped: the printed commands need curl and sed, which this machine lacks");
-        return;
-    }
+    require_tool("curl");
+    require_tool("sed");
     let mut quickstart = Quickstart::start();
     let token = quickstart.token();
 
     let connect = shell(&quickstart.command_after("2."), &token);
     let session: serde_json::Value = serde_json::from_str(&connect).unwrap();
-    assert!(session["connect_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        session["connect_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     assert!(!session["session_token"].as_str().unwrap().is_empty());
 
     let chat_before = shell(&quickstart.command_after("4."), &token);
@@ -154,19 +161,29 @@ fn printed_commands_work_verbatim() {
     assert_eq!(profile["user"], "alice", "{chat}");
 
     let status = quickstart.interrupt();
-    assert!(status.success(), "the quickstart exits cleanly on Ctrl-C: {status}");
+    assert!(
+        status.success(),
+        "the quickstart exits cleanly on Ctrl-C: {status}"
+    );
 }
 
 #[test]
 fn app_rejects_missing_bearer() {
+    require_tool("curl");
     let quickstart = Quickstart::start();
     let url = format!("{}/chat", quickstart.app_url());
     let output = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", &url])
-        .output();
-    let Ok(output) = output else {
-        eprintln!("skipped: curl is not installed");
-        return;
-    };
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            &url,
+        ])
+        .output()
+        .expect("curl runs");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "401");
 }
