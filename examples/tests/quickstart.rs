@@ -129,7 +129,10 @@ fn require_tool(name: &str) {
         .args(["-c", &format!("command -v {name}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(found, "the printed commands use `{name}`; install it to run this test");
+    assert!(
+        found,
+        "the printed commands use `{name}`; install it to run this test"
+    );
 }
 
 #[test]
