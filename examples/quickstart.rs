@@ -8,7 +8,7 @@
 //! Without `ALTER_API_KEY` it starts DevVault in process, with consent pages that approve
 //! without a click so that `curl -L` completes the connect flow. With `ALTER_API_KEY` set (and
 //! `ALTER_BASE_URL` when the backend is not the hosted one), the app runs against that backend
-//! and calls the API at `ALTER_DEMO_API_URL`; `alter-dev` prints all three.
+//! and calls the API at `ALTER_DEMO_API_URL`. `alter-dev` prints all three.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,

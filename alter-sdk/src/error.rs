@@ -1,7 +1,7 @@
 //! The SDK's error type.
 //!
 //! One [`Error`] enum covers local validation, the backend's typed error bodies, provider
-//! failures and transport failures. Variants that come from a backend answer wrap a
+//! failures and transport failures. Variants that come from a backend response wrap a
 //! [`BackendError`] (status, error code, message and the normalised body), and the accessors on
 //! [`Error`] read the fields a caller needs to recover: the provider id to start a connect
 //! session for, the grant id, the retry delay.
@@ -130,11 +130,11 @@ pub enum Error {
     #[error("connect session failed: {0}")]
     Connect(ConnectError),
 
-    /// The provider answered 401: its credential was not accepted.
+    /// The provider rejected the credential with HTTP 401.
     #[error("provider rejected the credential with HTTP 401 for {} {}", .0.method, .0.url)]
     ProviderUnauthorized(ProviderError),
 
-    /// The provider answered with another error status.
+    /// The provider returned another error status.
     #[error("provider returned HTTP {} for {} {}", .0.status, .0.method, .0.url)]
     Provider(ProviderError),
 
@@ -142,20 +142,20 @@ pub enum Error {
     #[error("{0}")]
     Decode(String),
 
-    /// Any other backend error answer.
+    /// Any other backend error response.
     #[error("backend returned HTTP {}{}: {}", .0.status, code_suffix(.0.code.as_deref()), .0.message)]
     Backend(BackendError),
 
-    /// The backend answered with a body that does not follow the protocol.
+    /// The backend responseed with a body that does not follow the protocol.
     #[error("malformed backend response from {endpoint}: {reason}")]
     MalformedResponse {
         /// The backend path that was called, e.g. `/sdk/token`.
         endpoint: &'static str,
-        /// What was wrong with the response.
+        /// The problem with the response.
         reason: String,
     },
 
-    /// A request could not be sent or its answer could not be read.
+    /// A request could not be sent or its response could not be read.
     #[error("network error calling {target}: {source}")]
     Network {
         /// `backend` or the provider URL's origin.
@@ -175,7 +175,7 @@ pub enum Error {
     },
 }
 
-/// The parts of a backend error answer that every backend-mapped variant carries.
+/// The parts of a backend error response that every backend-mapped variant carries.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct BackendError {
@@ -218,7 +218,7 @@ impl BackendError {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct GrantError {
-    /// The backend answer.
+    /// The backend response.
     pub backend: BackendError,
     /// The provider the grant is for.
     pub provider_id: Option<String>,
@@ -248,7 +248,7 @@ impl GrantError {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct AmbiguousGrant {
-    /// The backend answer.
+    /// The backend response.
     pub backend: BackendError,
     /// The provider.
     pub provider_id: Option<String>,
@@ -292,9 +292,9 @@ pub struct ScopeReauth {
     pub grant_id: Option<String>,
     /// The scopes the provider or backend reported missing.
     pub missing_scopes: Vec<String>,
-    /// Where the mismatch was detected: `backend_flag` or `provider_insufficient_scope`.
+    /// The detector of the mismatch: `backend_flag` or `provider_insufficient_scope`.
     pub source: String,
-    /// The backend answer, when the backend reported the mismatch.
+    /// The backend response, when the backend reported the mismatch.
     pub backend: Option<BackendError>,
 }
 
@@ -302,7 +302,7 @@ pub struct ScopeReauth {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct InsufficientScope {
-    /// The backend answer.
+    /// The backend response.
     pub backend: BackendError,
     /// Scopes the endpoint requires.
     pub required: Vec<String>,
@@ -322,15 +322,15 @@ pub struct InsufficientScope {
     pub documentation_url: Option<String>,
 }
 
-/// A rate-limit or quota answer.
+/// A rate-limit or quota response.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct RateLimit {
-    /// The backend answer.
+    /// The backend response.
     pub backend: BackendError,
     /// How long to wait, from `Retry-After` or the body's `retry_after`, clamped.
     pub retry_after: Option<Duration>,
-    /// What the limit applies to: `ip`, `api_key` or `organization`.
+    /// The subject of the limit: `ip`, `api_key` or `organization`.
     pub scope: Option<String>,
     /// Requests allowed per window.
     pub limit: Option<u64>,
@@ -454,13 +454,13 @@ impl std::ops::Deref for KeyRejected {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ConnectError {
-    /// Which way it failed.
+    /// The way the session failed.
     pub kind: ConnectErrorKind,
     /// The backend's error code, e.g. `connect_denied`, `session_expired`.
     pub code: Option<String>,
     /// A human-readable reason.
     pub message: String,
-    /// The backend answer, when the failure came from a backend error response.
+    /// The backend response, when the failure came from a backend error response.
     pub backend: Option<BackendError>,
 }
 
@@ -488,7 +488,7 @@ impl fmt::Display for ConnectError {
     }
 }
 
-/// How a connect session failed.
+/// The ways a connect session can fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConnectErrorKind {
@@ -502,7 +502,7 @@ pub enum ConnectErrorKind {
     Flow,
 }
 
-/// A provider answered with an error status.
+/// A provider response with an error status.
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProviderError {
@@ -552,7 +552,7 @@ impl Error {
         }
     }
 
-    /// Returns the backend answer behind this error, when it came from the backend.
+    /// Returns the backend response behind this error, when it came from the backend.
     pub fn backend(&self) -> Option<&BackendError> {
         match self {
             Self::GrantNotFound(e)
@@ -582,7 +582,7 @@ impl Error {
         }
     }
 
-    /// Returns the HTTP status of the backend or provider answer behind this error.
+    /// Returns the HTTP status of the backend or provider response behind this error.
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::ScopeReauthRequired(e) => Some(e.status),
@@ -662,7 +662,7 @@ impl Error {
         }
     }
 
-    /// Returns the `X-Request-ID` of the backend answer behind this error, for support requests.
+    /// Returns the `X-Request-ID` of the backend response behind this error, for support requests.
     pub fn request_id(&self) -> Option<&str> {
         self.backend().and_then(|b| b.request_id.as_deref())
     }
@@ -691,7 +691,7 @@ impl Error {
         )
     }
 
-    /// Returns how long to wait before retrying, when the backend said.
+    /// Returns how long to wait before retrying, when the backend sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited(e) | Self::QuotaExceeded(e) => e.retry_after,
@@ -704,7 +704,7 @@ impl Error {
     }
 
     /// Returns whether the same call may succeed if retried later unchanged: rate limits,
-    /// a token refresh in progress, 5xx answers, timeouts and network failures. A quota that
+    /// a token refresh in progress, 5xx responses, timeouts and network failures. A quota that
     /// is exhausted is not retryable.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -1,4 +1,49 @@
-//! Rust SDK for Alter Vault.
+//! Rust SDK for Alter Vault, a credential vault for applications and AI agents.
+//!
+//! An application calls GitHub, Google or Slack on behalf of its signed-in user. The vault stores
+//! the user's OAuth grants; for each call this crate fetches the right credential, injects it
+//! into the provider request, and records an audit row. Application code never sees a provider
+//! token.
+//!
+//! # Tasks
+//!
+//! - **Call a provider as the user**: build a [`Vault`] once, then
+//!   `vault.request(Method::GET, url).provider("github").send()`; see [`vault`].
+//! - **Let the user authorize a provider**: [`Vault::create_connect_session`] returns the URL of
+//!   a hosted page; [`Vault::wait_for_connect_session`] waits for the grant.
+//! - **Serve users from axum**: [`axum::AlterAxum`] in the router state and
+//!   `#[alter::handler]` on a handler bind the vault to each request's bearer token; see
+//!   [`axum`].
+//! - **Recover from errors**: [`Error`] says whether a connect session would fix a failure
+//!   ([`Error::needs_connect_session`]), for which provider, and how long to wait before a
+//!   retry.
+//! - **Develop and test without an account**: `dev::DevVault` (feature `dev`) is a local
+//!   backend with a demo OAuth provider, also available as the `alter-dev` binary.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), alter::Error> {
+//! use alter::{Method, Vault};
+//!
+//! let vault = Vault::builder(std::env::var("ALTER_API_KEY").unwrap_or_default())
+//!     .caller("billing-service")
+//!     .build()?;
+//! let user = vault.with_user_token("eyJ…the user's bearer token…");
+//! let response = user
+//!     .request(Method::GET, "https://api.github.com/user/repos")
+//!     .provider("github")
+//!     .reason("list the user's repositories")
+//!     .send()
+//!     .await?;
+//! let repos: serde_json::Value = response.json()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Identity
+//!
+//! A call acts for the user whose token it was given (`.user_token(…)`), else the one bound with
+//! [`Vault::with_user_token`], else the one of the current [`identity::scope`]. A call that finds
+//! none fails with [`Error::MissingUserToken`]; it never falls back to the application's own
+//! authority unless the vault was built with [`VaultBuilder::app_scoped`].
 //!
 //! # Features
 //!

@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Calls the demo API as the signed-in user and returns its answer.
+/// Calls the demo API as the signed-in user and returns its response.
 #[alter::handler]
 async fn chat(vault: Vault, State(state): State<AppState>) -> Result<Json<Value>, alter::Error> {
     let url = format!("{}/me", state.demo_api_url.trim_end_matches('/'));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The example binary cargo built beside this test: `target/<profile>/examples/quickstart`.
+/// Returns the example binary cargo built beside this test: `target/<profile>/examples/quickstart`.
 fn quickstart_binary() -> PathBuf {
     let test_binary = std::env::current_exe().expect("the test binary has a path");
     let profile_dir = test_binary

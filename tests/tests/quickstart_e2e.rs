@@ -127,7 +127,7 @@ async fn user_without_grant_gets_connect_hint() {
         "no backend URL leaks: {message}"
     );
 
-    // The typed error behind that answer, straight from the vault.
+    // The typed error behind that response, straight from the vault.
     let error = stack
         .alter
         .vault()
@@ -172,7 +172,7 @@ async fn bad_bearer_gets_401_challenge() {
 }
 
 /// 1,000 concurrent `/chat` requests from 50 users: every provider call must carry the
-/// credential of the user who made the request, in the answer and in DevVault's audit log.
+/// credential of the user who made the request, in the response and in DevVault's audit log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_users_never_mix_credentials() {
     let stack = std::sync::Arc::new(Stack::start().await);

@@ -1,7 +1,7 @@
 //! The background queue for audit rows and scope-mismatch reports.
 //!
 //! Each provider exchange schedules one `POST /sdk/oauth/audit/api-call` (and, after a
-//! provider's `insufficient_scope` answer, one scope-mismatch report) that runs beside the
+//! provider's `insufficient_scope` response, one scope-mismatch report) that runs beside the
 //! caller, so the caller never waits for it. A failed post is logged and dropped: the protocol
 //! makes one attempt. [`AuditQueue::flush`] waits for every post scheduled so far, which a
 //! graceful shutdown calls so that no audit row is lost.
@@ -74,7 +74,7 @@ impl AuditQueue {
     }
 }
 
-/// Reads a short message from an error answer: a top-level `message`, or FastAPI's `detail`.
+/// Reads a short message from an error response: a top-level `message`, or FastAPI's `detail`.
 fn backend_message(body: &[u8]) -> String {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let message = value

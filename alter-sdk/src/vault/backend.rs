@@ -47,7 +47,7 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    /// A POST with a JSON body and actor headers, the shape of most SDK calls.
+    /// Creates a POST with a JSON body and actor headers, the shape of most SDK calls.
     pub(crate) fn post_json(path: &'a str, body: Vec<u8>) -> Self {
         Self {
             method: Method::POST,
@@ -60,7 +60,7 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A backend answer with its body buffered.
+/// A backend response with its body buffered.
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
@@ -155,7 +155,7 @@ impl Backend {
         self.timeout
     }
 
-    /// Sends a signed call and returns the answer whatever its status.
+    /// Sends a signed call and returns the response whatever its status.
     pub(crate) async fn send(&self, call: Call<'_>) -> Result<Reply, Error> {
         let body = call.body.unwrap_or_default();
         let actor_id = if call.actor_headers {
@@ -233,7 +233,7 @@ impl Backend {
         })
     }
 
-    /// Sends a signed call and maps any answer with status 400 or above to its typed error.
+    /// Sends a signed call and maps any response with status 400 or above to its typed error.
     pub(crate) async fn send_checked(&self, call: Call<'_>) -> Result<Reply, Error> {
         let reply = self.send(call).await?;
         if reply.status.as_u16() >= 400 {

@@ -120,8 +120,8 @@ impl ConnectSessionBuilder {
     /// # Errors
     ///
     /// Returns [`Error::InvalidRequest`] for invalid arguments, [`Error::MissingUserToken`]
-    /// when no user is in scope, the typed backend error for an error answer, and
-    /// [`Error::MalformedResponse`] for an answer that does not follow the protocol.
+    /// when no user is in scope, the typed backend error for an error response, and
+    /// [`Error::MalformedResponse`] for a response that does not follow the protocol.
     pub async fn send(self) -> Result<ConnectSession, Error> {
         let body = self.encode()?;
         let reply = self

@@ -1,6 +1,6 @@
 //! The vault client.
 //!
-//! A [`Vault`] holds the API key, two pooled HTTP clients (one for the backend, which carries
+//! A [`Vault`] contains the API key, two pooled HTTP clients (one for the backend, which carries
 //! the key, and one for providers, which never sees it) and the background audit queue. It is
 //! cheap to clone, and clones share everything. The end user a call acts for is never stored in
 //! the shared part: it comes from the call, from a handle made with [`Vault::with_user_token`],
@@ -68,7 +68,7 @@ impl CallerType {
     }
 }
 
-/// What a call without an end-user token does.
+/// The behaviour of a call that has no end-user token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum UserScope {
     /// It fails with [`Error::MissingUserToken`].
@@ -217,9 +217,9 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// Returns the typed backend error for an error answer, [`Error::Connect`] when the session
+    /// Returns the typed backend error for an error response, [`Error::Connect`] when the session
     /// ended without a grant (declined, misconfigured, expired), and
-    /// [`Error::MalformedResponse`] for an answer that does not follow the protocol.
+    /// [`Error::MalformedResponse`] for a response that does not follow the protocol.
     pub async fn connect_session_status(
         &self,
         session_token: &str,

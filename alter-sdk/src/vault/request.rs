@@ -12,7 +12,7 @@ use crate::identity::UserToken;
 use super::Vault;
 use super::response::Response;
 
-/// Which grant a request uses.
+/// The grant selector of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum GrantSelector {
     Unset,
@@ -167,10 +167,10 @@ impl RequestBuilder {
 }
 
 impl RequestBuilder {
-    /// Fetches the credential, sends the provider request and returns the provider's answer.
+    /// Fetches the credential, sends the provider request and returns the provider's response.
     ///
     /// Every local check runs before any network call. The audit row is sent in the background
-    /// whatever the provider answered; [`Vault::flush`] waits for it.
+    /// whatever the provider returned; [`Vault::flush`] waits for it.
     ///
     /// # Errors
     ///

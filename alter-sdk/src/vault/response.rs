@@ -1,4 +1,4 @@
-//! The provider's answer to a credential request.
+//! The provider's response to a credential request.
 
 use std::fmt;
 

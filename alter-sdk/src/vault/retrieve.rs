@@ -1,9 +1,9 @@
 //! Sending a credential request: fetch the credential, call the provider, record the audit row.
 //!
-//! The order is fixed so that nothing leaves the process before every local check passed:
-//! validate the arguments and the provider URL, resolve the user, `POST /sdk/token`, validate
-//! the token response, inject the credential, call the provider, schedule the audit row, and
-//! only then turn an error status into a typed error.
+//! The order is fixed so that nothing leaves the process before every local check passed.
+//! The steps are: validate the arguments and the provider URL, resolve the user,
+//! `POST /sdk/token`, validate the token response, inject the credential, call the provider,
+//! schedule the audit row, and only then turn an error status into a typed error.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -411,7 +411,7 @@ fn check_provider_status(
     Err(Error::Provider(error))
 }
 
-/// Reports a provider's `insufficient_scope` answer so the backend can flag the grant. Runs in
+/// Reports a provider's `insufficient_scope` response so the backend can flag the grant. Runs in
 /// the background with a 2 second limit; failures are only logged.
 fn schedule_scope_report(
     request: &RequestBuilder,

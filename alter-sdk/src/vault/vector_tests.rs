@@ -19,7 +19,7 @@ const PYTHON_USER_AGENT: &str = "alter-sdk-python/0.29.0";
 const GRANT_ID: &str = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const GENERATION: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
 
-/// A canned answer: status, headers in order, body.
+/// A canned response: status, headers in order, body.
 #[derive(Clone)]
 struct Canned {
     status: u16,
@@ -38,7 +38,7 @@ impl Canned {
     }
 }
 
-/// Records every request and answers by path.
+/// Records every request and responds by path prefix.
 #[derive(Default)]
 struct Recorder {
     answers: HashMap<&'static str, Canned>,
@@ -86,7 +86,7 @@ fn vectors() -> Value {
     serde_json::from_str(include_str!("../../tests/data/protocol-vectors.json")).unwrap()
 }
 
-/// The recorded requests of one case, in order.
+/// Returns the recorded requests of one case, in order.
 fn recorded(name: &str) -> Vec<Value> {
     let vectors = vectors();
     let case = vectors["cases"]
