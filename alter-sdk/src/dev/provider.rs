@@ -515,10 +515,7 @@ fn injection_problem(header: &str, format: &str) -> Option<String> {
             wire::MAX_INJECTION_HEADER_LEN
         ));
     }
-    if wire::FORBIDDEN_INJECTION_HEADERS
-        .iter()
-        .any(|forbidden| forbidden.eq_ignore_ascii_case(header))
-    {
+    if crate::protocol::token_response::is_forbidden_injection_header(header) {
         return Some(format!(
             "injection header {header:?} is a reserved header name"
         ));

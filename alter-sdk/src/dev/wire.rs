@@ -105,32 +105,6 @@ pub(super) mod code {
     pub(in crate::dev) const CONNECT_PROVIDER_ERROR: &str = "provider_authorization_failed";
 }
 
-/// Header names a provider token may not be injected into, compared case-insensitively. The
-/// client rejects a token response that names one of them, so DevVault refuses to serve one.
-pub(super) const FORBIDDEN_INJECTION_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "cookie",
-    "set-cookie",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "x-http-method-override",
-    "x-method-override",
-    "www-authenticate",
-    "strict-transport-security",
-    "content-security-policy",
-];
 /// Maximum length of an injection header name the client accepts.
 pub(super) const MAX_INJECTION_HEADER_LEN: usize = 60;
 /// Maximum length of an injection format the client accepts.
