@@ -1,0 +1,356 @@
+//! Stand-in servers for the vault client's robustness tests.
+//!
+//! [`StandIn`] is a real HTTP/1.1 server (axum) on `127.0.0.1:0` that answers each path the way
+//! a test scripts it: any status, headers and body, including bodies that are not JSON, or no
+//! answer at all ([`Reply::Hang`]). It records every request it receives, so a test can assert
+//! what the vault client sent, and that it sent nothing when a local check failed. One instance
+//! plays the Alter backend ([`StandIn::backend`]) and another the provider API
+//! ([`StandIn::provider`]).
+//!
+//! [`ClosingServer`] reads each request head and closes the connection without answering.
+//!
+//! [`fixtures`] holds the API key, tokens and token response the tests share. Every secret
+//! there is a distinctive canary string, so a test can search logs and `Debug` output for it.
+
+mod closing;
+pub mod fixtures;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use closing::ClosingServer;
+
+/// The largest request body the stand-in reads, in bytes.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// How a stand-in answers one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Answers with this status, these headers and this body.
+    Answer {
+        /// The response status.
+        status: StatusCode,
+        /// The response headers, in order.
+        headers: Vec<(HeaderName, HeaderValue)>,
+        /// The response body, sent as is.
+        body: Bytes,
+    },
+    /// Never answers: the handler waits until the client gives up and closes the connection.
+    Hang,
+}
+
+impl Reply {
+    /// Answers `status` with `body` as JSON.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `status` is not a valid HTTP status code.
+    pub fn json(status: u16, body: &Value) -> Self {
+        let body = serde_json::to_vec(body).expect("a JSON value serializes");
+        Self::raw(status, "application/json", body)
+    }
+
+    /// Answers `status` with `body` and the given `Content-Type`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `status` is not a valid HTTP status code or `content_type` is not a valid
+    /// header value.
+    pub fn raw(status: u16, content_type: &str, body: impl Into<Bytes>) -> Self {
+        Self::empty(status)
+            .with_header("content-type", content_type)
+            .with_body(body)
+    }
+
+    /// Answers `status` with no body.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `status` is not a valid HTTP status code.
+    pub fn empty(status: u16) -> Self {
+        Self::Answer {
+            status: StatusCode::from_u16(status).expect("a valid HTTP status"),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Adds a response header.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the name or value is invalid, or when called on [`Reply::Hang`].
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        let Self::Answer { headers, .. } = &mut self else {
+            panic!("a hanging reply has no headers");
+        };
+        headers.push((
+            HeaderName::from_bytes(name.as_bytes()).expect("a valid header name"),
+            HeaderValue::from_str(value).expect("a valid header value"),
+        ));
+        self
+    }
+
+    /// Replaces the response body.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called on [`Reply::Hang`].
+    #[must_use]
+    pub fn with_body(mut self, new_body: impl Into<Bytes>) -> Self {
+        let Self::Answer { body, .. } = &mut self else {
+            panic!("a hanging reply has no body");
+        };
+        *body = new_body.into();
+        self
+    }
+}
+
+/// One request a stand-in received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The request method.
+    pub method: Method,
+    /// The path exactly as sent, still percent-encoded.
+    pub path: String,
+    /// The query string exactly as sent, without the `?`.
+    pub query: Option<String>,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request body.
+    pub body: Bytes,
+    /// When the stand-in received the request.
+    pub at: Instant,
+}
+
+impl Received {
+    /// Parses the body as JSON.
+    ///
+    /// # Panics
+    ///
+    /// Panics, naming the path, when the body is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("the body sent to {} is not JSON: {e}", self.path))
+    }
+
+    /// Returns the body as text.
+    ///
+    /// # Panics
+    ///
+    /// Panics, naming the path, when the body is not UTF-8.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body)
+            .unwrap_or_else(|e| panic!("the body sent to {} is not UTF-8: {e}", self.path))
+    }
+
+    /// Returns the value of the header `name` as text, when present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// What the server task and the test share.
+struct Shared {
+    /// Scripted replies by path. The front reply answers the next request, and the last one
+    /// stays to answer every request after it.
+    scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
+    /// The reply for paths without a script.
+    fallback: Reply,
+    received: Mutex<Vec<Received>>,
+}
+
+impl Shared {
+    fn next_reply(&self, path: &str) -> Reply {
+        let mut scripts = lock(&self.scripts);
+        let Some(queue) = scripts.get_mut(path) else {
+            return self.fallback.clone();
+        };
+        if queue.len() > 1 {
+            queue
+                .pop_front()
+                .expect("the queue has more than one reply")
+        } else {
+            queue
+                .front()
+                .cloned()
+                .unwrap_or_else(|| self.fallback.clone())
+        }
+    }
+}
+
+/// A scripted HTTP server on `127.0.0.1` that records every request.
+///
+/// The server runs as a task on the current tokio runtime and stops when the value is dropped.
+pub struct StandIn {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl StandIn {
+    /// Starts a stand-in Alter backend.
+    ///
+    /// `/sdk/token` answers [`fixtures::token_response`], and the audit endpoint and the
+    /// scope-mismatch report for [`fixtures::GRANT_ID`] answer 204. Every other path answers
+    /// 404 with a JSON error body until a test scripts it.
+    pub async fn backend() -> Self {
+        let fallback = Reply::json(
+            404,
+            &serde_json::json!({
+                "error": "not_found",
+                "message": "the stand-in backend has no script for this path",
+            }),
+        );
+        let backend = Self::start(fallback).await;
+        backend.script(
+            fixtures::TOKEN_PATH,
+            Reply::json(200, &fixtures::token_response()),
+        );
+        backend.script(fixtures::AUDIT_PATH, Reply::empty(204));
+        backend.script(&fixtures::scope_report_path(), Reply::empty(204));
+        backend
+    }
+
+    /// Starts a stand-in provider API that answers every path with 200 and `{"ok":true}` until
+    /// a test scripts it.
+    pub async fn provider() -> Self {
+        Self::start(Reply::json(200, &serde_json::json!({ "ok": true }))).await
+    }
+
+    /// Starts a stand-in that answers paths without a script with `fallback`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when no port can be bound on `127.0.0.1`.
+    pub async fn start(fallback: Reply) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port on 127.0.0.1");
+        let address = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let shared = Arc::new(Shared {
+            scripts: Mutex::default(),
+            fallback,
+            received: Mutex::default(),
+        });
+        let router = Router::new()
+            .fallback(answer)
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .await
+                .expect("the stand-in server runs until it is dropped");
+        });
+        Self {
+            address,
+            shared,
+            task,
+        }
+    }
+
+    /// Returns the base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Returns the URL of `path` on this server.
+    pub fn url_of(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Returns the port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Answers every request to `path` with `reply`, replacing any earlier script for it.
+    pub fn script(&self, path: &str, reply: Reply) {
+        self.script_sequence(path, [reply]);
+    }
+
+    /// Answers requests to `path` with `replies` in order; the last reply then answers every
+    /// request after it.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `replies` is empty.
+    pub fn script_sequence(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        let replies: VecDeque<Reply> = replies.into_iter().collect();
+        assert!(!replies.is_empty(), "a script needs at least one reply");
+        lock(&self.shared.scripts).insert(path.to_owned(), replies);
+    }
+
+    /// Returns every request received so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.shared.received).clone()
+    }
+
+    /// Returns the requests received so far for `path`, in arrival order.
+    pub fn received_at(&self, path: &str) -> Vec<Received> {
+        lock(&self.shared.received)
+            .iter()
+            .filter(|request| request.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let reply = shared.next_reply(&path);
+    lock(&shared.received).push(Received {
+        method: parts.method,
+        path,
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        body,
+        at: Instant::now(),
+    });
+
+    match reply {
+        Reply::Answer {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = status;
+            for (name, value) in headers {
+                response.headers_mut().append(name, value);
+            }
+            response
+        }
+        Reply::Hang => std::future::pending().await,
+    }
+}
+
+/// Locks `mutex`, ignoring poisoning: a panicking test must not hide what was recorded.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
