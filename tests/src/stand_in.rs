@@ -7,6 +7,9 @@
 //! plays the Alter backend ([`StandIn::backend`]) and another the provider API
 //! ([`StandIn::provider`]).
 //!
+//! A [`Gate`] holds scripted answers back until the test opens it, and
+//! [`Received::has_valid_signature`] checks a request's HMAC signature the way the backend does.
+//!
 //! [`ClosingServer`] reads each request head and closes the connection without answering.
 //!
 //! [`fixtures`] holds the API key, tokens and token response the tests share. Every secret
@@ -20,6 +23,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use alter::protocol::signing::{
+    ACTOR_ID_HEADER, CALLER_HEADER, CALLER_TYPE_HEADER, CONTENT_SHA256_HEADER, CONTEXT_HEADER,
+    NONCE_HEADER, REQUEST_RULE_HEADER, RequestToSign, SCOPE_CONSTRAINTS_HEADER, SIGNATURE_HEADER,
+    SIGNATURE_V2_HEADER, SignedIdentity, SigningKey, TIMESTAMP_HEADER, content_sha256,
+};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -27,6 +35,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 pub use closing::ClosingServer;
@@ -48,6 +57,42 @@ pub enum Reply {
     },
     /// Never answers: the handler waits until the client gives up and closes the connection.
     Hang,
+    /// Waits until `gate` opens, then answers with `reply`.
+    Gated {
+        /// The gate to wait for.
+        gate: Gate,
+        /// The reply sent once the gate opens.
+        reply: Box<Reply>,
+    },
+}
+
+/// A gate that holds [`Reply::Gated`] answers back until the test opens it, so a test can keep
+/// requests in flight for as long as it needs without timing anything.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<Semaphore>);
+
+impl Gate {
+    /// Creates a closed gate.
+    pub fn new() -> Self {
+        Self(Arc::new(Semaphore::new(0)))
+    }
+
+    /// Opens the gate for every request held now and later.
+    pub fn open(&self) {
+        // A closed semaphore fails every pending and future `acquire` at once, which is what
+        // releases the waiting handlers.
+        self.0.close();
+    }
+
+    async fn pass(&self) {
+        let _ = self.0.acquire().await;
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Reply {
@@ -90,11 +135,12 @@ impl Reply {
     ///
     /// # Panics
     ///
-    /// Panics when the name or value is invalid, or when called on [`Reply::Hang`].
+    /// Panics when the name or value is invalid, or when called on a reply that is not an
+    /// [`Reply::Answer`].
     #[must_use]
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         let Self::Answer { headers, .. } = &mut self else {
-            panic!("a hanging reply has no headers");
+            panic!("only an answer has headers");
         };
         headers.push((
             HeaderName::from_bytes(name.as_bytes()).expect("a valid header name"),
@@ -103,15 +149,24 @@ impl Reply {
         self
     }
 
+    /// Holds this reply back until `gate` opens.
+    #[must_use]
+    pub fn gated(self, gate: &Gate) -> Self {
+        Self::Gated {
+            gate: gate.clone(),
+            reply: Box::new(self),
+        }
+    }
+
     /// Replaces the response body.
     ///
     /// # Panics
     ///
-    /// Panics when called on [`Reply::Hang`].
+    /// Panics when called on a reply that is not an [`Reply::Answer`].
     #[must_use]
     pub fn with_body(mut self, new_body: impl Into<Bytes>) -> Self {
         let Self::Answer { body, .. } = &mut self else {
-            panic!("a hanging reply has no body");
+            panic!("only an answer has a body");
         };
         *body = new_body.into();
         self
@@ -159,6 +214,49 @@ impl Received {
     /// Returns the value of the header `name` as text, when present and visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Returns whether the request carries a valid signature for `api_key`, checked the way
+    /// the backend checks it: the string to sign is rebuilt from the method, path, query, body
+    /// and the signature and identity headers received.
+    pub fn has_valid_signature(&self, api_key: &str) -> bool {
+        let (Some(timestamp), Some(nonce), Some(signature)) = (
+            self.header(TIMESTAMP_HEADER).and_then(|t| t.parse().ok()),
+            self.header(NONCE_HEADER),
+            self.header(SIGNATURE_HEADER),
+        ) else {
+            return false;
+        };
+        let path_and_query = match &self.query {
+            Some(query) => format!("{}?{query}", self.path),
+            None => self.path.clone(),
+        };
+        let caller = self.header(CALLER_HEADER);
+        let request = RequestToSign {
+            method: self.method.as_str(),
+            path_and_query: &path_and_query,
+            body: &self.body,
+            timestamp,
+            nonce,
+            scope_constraints: self.header(SCOPE_CONSTRAINTS_HEADER).unwrap_or_default(),
+            request_rule: self.header(REQUEST_RULE_HEADER).unwrap_or_default(),
+            identity: SignedIdentity {
+                caller,
+                caller_type: caller.and(self.header(CALLER_TYPE_HEADER)),
+                actor_id: self.header(ACTOR_ID_HEADER),
+                actor_context: self.header(CONTEXT_HEADER),
+            },
+        };
+        let strings = request.strings_to_sign(&content_sha256(&self.body));
+        let key = SigningKey::derive(api_key);
+        let v2_matches = match (&strings.v2, self.header(SIGNATURE_V2_HEADER)) {
+            (Some(_), Some(v2)) => v2 == signature,
+            (None, None) => true,
+            _ => false,
+        };
+        v2_matches
+            && self.header(CONTENT_SHA256_HEADER) == Some(content_sha256(&self.body).as_str())
+            && key.verify(strings.signed(), signature)
     }
 }
 
@@ -331,6 +429,10 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
         at: Instant::now(),
     });
 
+    respond(reply).await
+}
+
+async fn respond(reply: Reply) -> Response {
     match reply {
         Reply::Answer {
             status,
@@ -345,6 +447,10 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
             response
         }
         Reply::Hang => std::future::pending().await,
+        Reply::Gated { gate, reply } => {
+            gate.pass().await;
+            Box::pin(respond(*reply)).await
+        }
     }
 }
 
