@@ -1,7 +1,7 @@
 //! Values the robustness tests share: canary secrets, ids, the default token response and a
 //! vault builder aimed at a stand-in backend.
 
-use std::future::Future;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use alter::VaultBuilder;
@@ -115,7 +115,7 @@ pub fn vault_builder(backend: &StandIn) -> VaultBuilder {
 /// # Panics
 ///
 /// Panics when `future` does not finish in time.
-pub async fn bounded<F: Future>(future: F) -> F::Output {
+pub async fn bounded<F: IntoFuture>(future: F) -> F::Output {
     tokio::time::timeout(GUARD, future)
         .await
         .expect("the call did not return within 60 seconds")
