@@ -365,3 +365,50 @@ async fn dot_like_path_params_stay_one_segment() {
         assert_eq!(received.last().unwrap().path, path, "{value:?}");
     }
 }
+
+#[tokio::test]
+async fn invalid_caller_header_rejected_before_backend() {
+    let setup = setup().await;
+    let cases = [
+        ("Bad Header", "x", "invalid header name `Bad Header`"),
+        (
+            "X-Note",
+            "line\r\nX-Injected: 1",
+            "the value of header `X-Note` is not a valid header value",
+        ),
+        ("", "x", "invalid header name ``"),
+    ];
+    for (name, value, expected) in cases {
+        let error = bounded(
+            setup
+                .vault
+                .request(Method::GET, setup.provider.url_of("/user"))
+                .provider(PROVIDER_ID)
+                .header(name, value)
+                .send(),
+        )
+        .await
+        .unwrap_err();
+        let message = invalid_request_message(error);
+        assert!(message.contains(expected), "{name:?}: {message}");
+    }
+    setup.assert_nothing_sent().await;
+}
+
+#[tokio::test]
+async fn lower_case_method_upper_cased() {
+    let setup = setup().await;
+    let method = Method::from_bytes(b"patch").unwrap();
+    bounded(
+        setup
+            .vault
+            .request(method, setup.provider.url_of("/user"))
+            .provider(PROVIDER_ID)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(setup.provider.received()[0].method, Method::PATCH);
+    let token_request = &setup.backend.received_at(TOKEN_PATH)[0];
+    assert_eq!(token_request.json()["request"]["method"], "PATCH");
+}
