@@ -260,3 +260,91 @@ async fn no_row_without_provider_call() {
     assert!(setup.backend.received_at(AUDIT_PATH).is_empty());
     assert!(setup.provider.received().is_empty());
 }
+
+#[tokio::test]
+async fn large_and_binary_bodies_described() {
+    let setup = setup().await;
+    setup
+        .provider
+        .script("/large", Reply::raw(200, "text/plain", "a".repeat(10_001)));
+    setup.provider.script(
+        "/binary",
+        Reply::raw(
+            200,
+            "application/octet-stream",
+            vec![0xff_u8, 0xfe, 0x00, 0x41],
+        ),
+    );
+    setup
+        .provider
+        .script("/limit", Reply::raw(200, "text/plain", "b".repeat(10_000)));
+    for path in ["/large", "/binary", "/limit"] {
+        bounded(
+            setup
+                .vault
+                .request(Method::POST, setup.provider.url_of(path))
+                .provider(PROVIDER_ID)
+                .body(vec![0xc3_u8, 0x28])
+                .send(),
+        )
+        .await
+        .unwrap();
+    }
+    setup.vault.flush().await;
+    let rows: Vec<Value> = setup
+        .backend
+        .received_at(AUDIT_PATH)
+        .iter()
+        .map(alter_tests::stand_in::Received::json)
+        .collect();
+    assert_eq!(rows.len(), 3);
+    let row_for = |path: &str| {
+        rows.iter()
+            .find(|row| row["url"] == setup.provider.url_of(path))
+            .unwrap_or_else(|| panic!("no row for {path}"))
+    };
+    assert_eq!(
+        row_for("/large")["response_body"],
+        "<response too large: 10001 bytes>"
+    );
+    assert_eq!(
+        row_for("/binary")["response_body"],
+        "<binary response: 4 bytes>"
+    );
+    assert_eq!(row_for("/limit")["response_body"], "b".repeat(10_000));
+    assert_eq!(row_for("/limit")["request_body"], "<binary body: 2 bytes>");
+}
+
+#[tokio::test]
+async fn caller_credential_headers_replaced_and_not_audited() {
+    let setup = setup().await;
+    bounded(
+        setup
+            .vault
+            .request(Method::GET, setup.provider.url_of("/user"))
+            .provider(PROVIDER_ID)
+            .header("authorization", "Bearer caller-chosen")
+            .header("Cookie", "session=caller-cookie")
+            .header("X-Trace", "t-1")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let received = &setup.provider.received_at("/user")[0];
+    let authorization: Vec<_> = received.headers.get_all("authorization").iter().collect();
+    assert_eq!(
+        authorization.len(),
+        1,
+        "the credential header was sent twice"
+    );
+    assert_eq!(
+        received.header("authorization"),
+        Some(format!("Bearer {}", alter_tests::stand_in::fixtures::ACCESS_TOKEN).as_str())
+    );
+
+    setup.vault.flush().await;
+    let row = setup.backend.received_at(AUDIT_PATH)[0].json();
+    let headers = row["request_headers"].as_object().unwrap();
+    let names: Vec<&str> = headers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["X-Trace", "User-Agent"]);
+}

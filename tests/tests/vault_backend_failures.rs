@@ -467,3 +467,52 @@ async fn hanging_audit_endpoint_does_not_block_flush() {
     bounded(setup.vault.flush()).await;
     assert_eq!(setup.backend.received_at(AUDIT_PATH).len(), 1);
 }
+
+#[tokio::test]
+async fn actor_id_from_backend_validated() {
+    let setup = setup().await;
+    let send = || {
+        bounded(
+            setup
+                .vault
+                .request(Method::GET, setup.provider.url_of("/user"))
+                .provider(PROVIDER_ID)
+                .send(),
+        )
+    };
+    let token = || Reply::json(200, &alter_tests::stand_in::fixtures::token_response());
+    let actor_id = "0b5e5c1e-2f7a-4c1d-9a3b-5d6e7f8a9b0c";
+
+    setup.backend.script(
+        TOKEN_PATH,
+        token().with_header("x-alter-actor-id", "not-a-uuid"),
+    );
+    send().await.unwrap();
+    send().await.unwrap();
+    let requests = setup.backend.received_at(TOKEN_PATH);
+    assert_eq!(
+        requests[1].header("x-alter-actor-id"),
+        None,
+        "an invalid actor id was kept"
+    );
+
+    setup.backend.script(
+        TOKEN_PATH,
+        token().with_header("x-alter-actor-id", actor_id),
+    );
+    send().await.unwrap();
+    setup.backend.script(
+        TOKEN_PATH,
+        token().with_header("x-alter-actor-id", "1b5e5c1e-2f7a-4c1d-9a3b-5d6e7f8a9b0c"),
+    );
+    send().await.unwrap();
+    send().await.unwrap();
+    let requests = setup.backend.received_at(TOKEN_PATH);
+    assert_eq!(requests[3].header("x-alter-actor-id"), Some(actor_id));
+    assert_eq!(
+        requests[4].header("x-alter-actor-id"),
+        Some(actor_id),
+        "the first actor id wins"
+    );
+    assert!(requests[4].has_valid_signature(&api_key()));
+}
