@@ -1,16 +1,16 @@
 //! Stand-in servers for the vault client's robustness tests.
 //!
-//! [`StandIn`] is a real HTTP/1.1 server (axum) on `127.0.0.1:0` that answers each path the way
-//! a test scripts it: any status, headers and body, including bodies that are not JSON, or no
-//! answer at all ([`Reply::Hang`]). It records every request it receives, so a test can assert
+//! [`StandIn`] is a real HTTP/1.1 server (axum) on `127.0.0.1:0` that responds to each path the
+//! way a test scripts it: any status, headers and body, including bodies that are not JSON, or no
+//! response at all ([`Reply::Hang`]). It records every request it receives, so a test can assert
 //! what the vault client sent, and that it sent nothing when a local check failed. One instance
 //! plays the Alter backend ([`StandIn::backend`]) and another the provider API
 //! ([`StandIn::provider`]).
 //!
-//! A [`Gate`] holds scripted answers back until the test opens it, and
+//! A [`Gate`] delays scripted responses until the test opens it, and
 //! [`Received::has_valid_signature`] checks a request's HMAC signature the way the backend does.
 //!
-//! [`ClosingServer`] reads each request head and closes the connection without answering.
+//! [`ClosingServer`] reads each request head and closes the connection without responding.
 //!
 //! [`fixtures`] holds the API key, tokens and token response the tests share. Every secret
 //! there is a distinctive canary string, so a test can search logs and `Debug` output for it.
@@ -43,10 +43,10 @@ pub use closing::ClosingServer;
 /// The largest request body the stand-in reads, in bytes.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// How a stand-in answers one request.
+/// How a stand-in responds to one request.
 #[derive(Clone, Debug)]
 pub enum Reply {
-    /// Answers with this status, these headers and this body.
+    /// Responds with this status, these headers and this body.
     Answer {
         /// The response status.
         status: StatusCode,
@@ -55,9 +55,9 @@ pub enum Reply {
         /// The response body, sent as is.
         body: Bytes,
     },
-    /// Never answers: the handler waits until the client gives up and closes the connection.
+    /// Never responds: the handler waits until the client gives up and closes the connection.
     Hang,
-    /// Waits until `gate` opens, then answers with `reply`.
+    /// Waits until `gate` opens, then responds with `reply`.
     Gated {
         /// The gate to wait for.
         gate: Gate,
@@ -66,7 +66,7 @@ pub enum Reply {
     },
 }
 
-/// A gate that holds [`Reply::Gated`] answers back until the test opens it, so a test can keep
+/// A gate that delays [`Reply::Gated`] responses until the test opens it, so a test can keep
 /// requests in flight for as long as it needs without timing anything.
 #[derive(Clone, Debug)]
 pub struct Gate(Arc<Semaphore>);
@@ -96,7 +96,7 @@ impl Default for Gate {
 }
 
 impl Reply {
-    /// Answers `status` with `body` as JSON.
+    /// Responds with `status` and `body` as JSON.
     ///
     /// # Panics
     ///
@@ -106,7 +106,7 @@ impl Reply {
         Self::raw(status, "application/json", body)
     }
 
-    /// Answers `status` with `body` and the given `Content-Type`.
+    /// Responds with `status`, `body` and the given `Content-Type`.
     ///
     /// # Panics
     ///
@@ -118,7 +118,7 @@ impl Reply {
             .with_body(body)
     }
 
-    /// Answers `status` with no body.
+    /// Responds with `status` and no body.
     ///
     /// # Panics
     ///
@@ -149,7 +149,7 @@ impl Reply {
         self
     }
 
-    /// Holds this reply back until `gate` opens.
+    /// Delays this reply until `gate` opens.
     #[must_use]
     pub fn gated(self, gate: &Gate) -> Self {
         Self::Gated {
@@ -262,8 +262,8 @@ impl Received {
 
 /// What the server task and the test share.
 struct Shared {
-    /// Scripted replies by path. The front reply answers the next request, and the last one
-    /// stays to answer every request after it.
+    /// Scripted replies by path. The front reply is used for the next request, and the last one
+    /// stays to be used for every request after it.
     scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
     /// The reply for paths without a script.
     fallback: Reply,
@@ -301,8 +301,8 @@ pub struct StandIn {
 impl StandIn {
     /// Starts a stand-in Alter backend.
     ///
-    /// `/sdk/token` answers [`fixtures::token_response`], and the audit endpoint and the
-    /// scope-mismatch report for [`fixtures::GRANT_ID`] answer 204. Every other path answers
+    /// `/sdk/token` returns [`fixtures::token_response`], and the audit endpoint and the
+    /// scope-mismatch report for [`fixtures::GRANT_ID`] return 204. Every other path returns
     /// 404 with a JSON error body until a test scripts it.
     pub async fn backend() -> Self {
         let fallback = Reply::json(
@@ -322,13 +322,13 @@ impl StandIn {
         backend
     }
 
-    /// Starts a stand-in provider API that answers every path with 200 and `{"ok":true}` until
-    /// a test scripts it.
+    /// Starts a stand-in provider API that returns 200 and `{"ok":true}` for every path until a
+    /// test scripts it.
     pub async fn provider() -> Self {
         Self::start(Reply::json(200, &serde_json::json!({ "ok": true }))).await
     }
 
-    /// Starts a stand-in that answers paths without a script with `fallback`.
+    /// Starts a stand-in that responds with `fallback` to paths without a script.
     ///
     /// # Panics
     ///
@@ -346,7 +346,7 @@ impl StandIn {
             received: Mutex::default(),
         });
         let router = Router::new()
-            .fallback(answer)
+            .fallback(handle)
             .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -375,13 +375,13 @@ impl StandIn {
         self.address.port()
     }
 
-    /// Answers every request to `path` with `reply`, replacing any earlier script for it.
+    /// Responds to every request for `path` with `reply`, replacing any earlier script for it.
     pub fn script(&self, path: &str, reply: Reply) {
         self.script_sequence(path, [reply]);
     }
 
-    /// Answers requests to `path` with `replies` in order; the last reply then answers every
-    /// request after it.
+    /// Responds to requests for `path` with `replies` in order. The last reply is then used for
+    /// every request after it.
     ///
     /// # Panics
     ///
@@ -413,7 +413,7 @@ impl Drop for StandIn {
     }
 }
 
-async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await

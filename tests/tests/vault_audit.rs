@@ -155,6 +155,7 @@ fn assert_row(setup: &Setup, row: &Value, index: usize) {
         row["url"],
         setup.provider.url_of(&format!("/items/{index}"))
     );
+
     let headers = row["request_headers"].as_object().unwrap();
     assert_eq!(headers["X-Call-Index"], index.to_string());
     assert!(
@@ -169,6 +170,7 @@ fn assert_row(setup: &Setup, row: &Value, index: usize) {
             .any(|name| name.eq_ignore_ascii_case("authorization")),
         "the credential header was recorded: {headers:?}"
     );
+
     if odd {
         assert_eq!(row["request_body"], json!({ "index": index }));
         assert_eq!(row["response_status"], 404);
@@ -178,6 +180,7 @@ fn assert_row(setup: &Setup, row: &Value, index: usize) {
         assert_eq!(row["response_status"], 200);
         assert_eq!(row["response_body"], r#"{"ok":true}"#);
     }
+
     assert_eq!(row["response_headers"]["content-type"], "application/json");
     assert!(row["latency_ms"].is_u64());
     assert_eq!(row["reason"], format!("call {index}"));
@@ -278,6 +281,7 @@ async fn large_and_binary_bodies_described() {
     setup
         .provider
         .script("/limit", Reply::raw(200, "text/plain", "b".repeat(10_000)));
+
     for path in ["/large", "/binary", "/limit"] {
         bounded(
             setup
@@ -290,6 +294,7 @@ async fn large_and_binary_bodies_described() {
         .await
         .unwrap();
     }
+
     setup.vault.flush().await;
     let rows: Vec<Value> = setup
         .backend
@@ -303,6 +308,7 @@ async fn large_and_binary_bodies_described() {
             .find(|row| row["url"] == setup.provider.url_of(path))
             .unwrap_or_else(|| panic!("no row for {path}"))
     };
+
     assert_eq!(
         row_for("/large")["response_body"],
         "<response too large: 10001 bytes>"

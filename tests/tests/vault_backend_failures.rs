@@ -36,7 +36,7 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    /// Answers `/sdk/token` with `reply` and returns the error of one request.
+    /// Scripts `/sdk/token` to respond with `reply` and returns the error of one request.
     async fn token_error(&self, reply: Reply) -> Error {
         self.backend.script(TOKEN_PATH, reply);
         self.send_error().await
@@ -194,6 +194,7 @@ async fn closed_connection_is_network_error() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
+
     let error = bounded(
         vault
             .request(Method::GET, provider.url_of("/user"))
@@ -214,6 +215,7 @@ async fn closed_connection_is_network_error() {
             .starts_with("network error calling the Alter backend: "),
         "{error}"
     );
+
     vault.flush().await;
     assert_eq!(
         closing.request_lines(),

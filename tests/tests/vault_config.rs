@@ -12,7 +12,7 @@ use alter_tests::stand_in::fixtures::{
     API_KEY_RANDOM, PROVIDER_ID, TOKEN_PATH, USER_TOKEN, api_key, bounded, vault_builder,
 };
 
-/// The environment variable that tells the child what to check; absent in a normal run.
+/// The environment variable that selects the child's check. A normal run does not set it.
 const CHILD_MODE: &str = "ALTER_TESTS_CHILD_MODE";
 /// The text the child expects in the error message, or the provider URL it calls.
 const CHILD_ARGUMENT: &str = "ALTER_TESTS_CHILD_ARGUMENT";
@@ -283,7 +283,7 @@ async fn from_env_with_typo_rejected_without_echo() {
     .await;
 }
 
-/// The child side of the `ALTER_BASE_URL` tests; it does nothing unless a parent set
+/// Runs the child side of the `ALTER_BASE_URL` tests. It does nothing unless a parent set
 /// `ALTER_TESTS_CHILD_MODE`.
 #[tokio::test]
 #[ignore = "run in a child process by the ALTER_BASE_URL tests"]

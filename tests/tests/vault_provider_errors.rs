@@ -31,7 +31,7 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    /// Scripts the provider's answer for `/resource` and sends one GET to it.
+    /// Scripts the provider's response for `/resource` and sends one GET to it.
     async fn call(&self, reply: Reply) -> Result<alter::vault::Response, Error> {
         self.provider.script("/resource", reply);
         bounded(

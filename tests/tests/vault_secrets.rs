@@ -1,10 +1,10 @@
 //! Secrets never reach a log line or a `Debug` output.
 //!
 //! A `tracing` subscriber captures every event and span at TRACE level for every target,
-//! including `log` records from reqwest, hyper and rustls, while successful and failing flows
-//! carry the API key, the user token, the provider access token and an additional credential
-//! value. None of them may appear in any captured line, nor in the `Debug` output of the
-//! values those flows produce.
+//! including `log` records from reqwest and rustls. Meanwhile successful and failing flows carry
+//! the API key, the user token, the provider access token and an additional credential value.
+//! None of them may appear in any captured line, nor in the `Debug` output of the values those
+//! flows produce.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -93,8 +93,8 @@ fn leaked_in(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A token response that uses every secret: the access token in `Authorization`, and the
-/// additional credential both in a header and in the query.
+/// Returns a token response that uses every secret: the access token in `Authorization`, and
+/// the additional credential both in a header and in the query.
 fn full_token_response() -> Value {
     let mut response = token_response();
     response["additional_credentials"] = json!({ "api_key": ADDITIONAL_CREDENTIAL });

@@ -1,6 +1,6 @@
-//! `/sdk/token` answers that break the protocol: each one fails with
-//! `Error::MalformedResponse` for `/sdk/token` that names the field, the provider is never
-//! called, no audit row is written, and no message contains the credential.
+//! `/sdk/token` responses that break the protocol. Each one fails with
+//! `Error::MalformedResponse` for `/sdk/token`, naming the field. The provider is never called,
+//! no audit row is written, and no message contains the credential.
 
 use alter::{Error, Method, Vault};
 use alter_tests::stand_in::fixtures::{
@@ -31,7 +31,7 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    /// Answers `/sdk/token` with `body`, sends a request and returns its error.
+    /// Scripts `/sdk/token` to respond with `body`, sends a request and returns its error.
     async fn send_with_token_response(&self, body: &Value) -> Error {
         self.backend.script(TOKEN_PATH, Reply::json(200, body));
         bounded(

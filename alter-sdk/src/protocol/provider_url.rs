@@ -40,8 +40,9 @@ pub fn encode_path_segment(value: &str) -> String {
 /// # Errors
 ///
 /// Returns [`Error::InvalidRequest`] when a key is not a letter or `_` followed by letters,
-/// digits and `_`, when a placeholder's value is `.` or `..`, when a `{identifier}` placeholder
-/// has no value (the message names it), or when any other `{` or `}` is left in the URL.
+/// digits and `_`, or when a placeholder's value is `.` or `..`. It also does so when a
+/// `{identifier}` placeholder has no value (the message names it), or when any other `{` or `}`
+/// is left in the URL.
 pub fn apply_path_params(url: &str, params: &[(String, String)]) -> Result<String, Error> {
     if let Some((key, _)) = params.iter().find(|(key, _)| !is_identifier(key)) {
         return Err(Error::invalid_request(format!(

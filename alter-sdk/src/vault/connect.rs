@@ -309,7 +309,7 @@ impl WaitForConnect {
         let mut seen_pending = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            // The deadline also bounds each poll, so a backend that does not answer cannot hold
+            // The deadline also bounds each poll, so a backend that does not respond cannot hold
             // the wait for the vault's longer request timeout.
             let poll = poll_once(&self.vault, &self.session_token);
             let Ok(polled) = tokio::time::timeout(remaining, poll).await else {

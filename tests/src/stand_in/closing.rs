@@ -1,4 +1,4 @@
-//! A server that closes every connection without answering.
+//! A server that closes every connection without responding.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::lock;
 
-/// The most bytes of a request head the server reads before closing.
+/// The maximum number of request head bytes the server reads before closing.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// A TCP server on `127.0.0.1` that reads each request head, records its request line and

@@ -65,7 +65,7 @@ pub fn secrets() -> [String; 4] {
     ]
 }
 
-/// Returns a valid `/sdk/token` answer for [`GRANT_ID`] with [`ACCESS_TOKEN`], injected as
+/// Returns a valid `/sdk/token` response for [`GRANT_ID`] with [`ACCESS_TOKEN`], injected as
 /// `Authorization: Bearer <token>`.
 pub fn token_response() -> Value {
     json!({
