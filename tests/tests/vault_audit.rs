@@ -354,3 +354,26 @@ async fn caller_credential_headers_replaced_and_not_audited() {
     let names: Vec<&str> = headers.keys().map(String::as_str).collect();
     assert_eq!(names, ["X-Trace", "User-Agent"]);
 }
+
+/// Runs many rounds of concurrent flushes. One flush reopening the queue between another
+/// flush's close and wait would leave that flush waiting forever, which `bounded` turns into a
+/// failure. The interleaving is a race, so one round rarely hits it and many rounds almost
+/// always do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_flushes_all_return() {
+    let setup = setup().await;
+    bounded(async {
+        for _ in 0..60_000 {
+            let flushes: Vec<_> = (0..3)
+                .map(|_| {
+                    let vault = setup.vault.clone();
+                    tokio::spawn(async move { vault.flush().await })
+                })
+                .collect();
+            for flush in flushes {
+                flush.await.unwrap();
+            }
+        }
+    })
+    .await;
+}
