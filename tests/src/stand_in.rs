@@ -10,13 +10,14 @@
 //! A [`Gate`] delays scripted responses until the test opens it, and
 //! [`Received::has_valid_signature`] checks a request's HMAC signature the way the backend does.
 //!
-//! [`ClosingServer`] reads each request head and closes the connection without responding.
+//! [`RawServer`] reads each request head and then closes the connection without responding, or
+//! sends a response head and never the body.
 //!
 //! [`fixtures`] holds the API key, tokens and token response the tests share. Every secret
 //! there is a distinctive canary string, so a test can search logs and `Debug` output for it.
 
-mod closing;
 pub mod fixtures;
+mod raw;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -38,7 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-pub use closing::ClosingServer;
+pub use raw::RawServer;
 
 /// The largest request body the stand-in reads, in bytes.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

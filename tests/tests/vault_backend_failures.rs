@@ -9,7 +9,7 @@ use alter::{Error, Method, Vault};
 use alter_tests::stand_in::fixtures::{
     AUDIT_PATH, GRANT_ID, PROVIDER_ID, TOKEN_PATH, USER_TOKEN, api_key, bounded, vault_builder,
 };
-use alter_tests::stand_in::{ClosingServer, Reply, StandIn};
+use alter_tests::stand_in::{RawServer, Reply, StandIn};
 use serde_json::{Value, json};
 
 const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
@@ -187,7 +187,7 @@ async fn hanging_backend_times_out() {
 
 #[tokio::test]
 async fn closed_connection_is_network_error() {
-    let closing = ClosingServer::start().await;
+    let closing = RawServer::closing().await;
     let provider = StandIn::provider().await;
     let vault = Vault::builder(api_key())
         .base_url(closing.url())
@@ -397,7 +397,7 @@ async fn provider_timeout_still_audited() {
 #[tokio::test]
 async fn provider_closed_connection_still_audited() {
     let setup = setup().await;
-    let closing = ClosingServer::start().await;
+    let closing = RawServer::closing().await;
     let url = format!("{}/items", closing.url());
     let error = bounded(
         setup
@@ -517,4 +517,60 @@ async fn actor_id_from_backend_validated() {
         "the first actor id wins"
     );
     assert!(requests[4].has_valid_signature(&api_key()));
+}
+
+#[tokio::test]
+async fn stalled_provider_body_times_out() {
+    let setup = setup().await;
+    let stalling = RawServer::stalling_body().await;
+    let url = format!("{}/export", stalling.url());
+    let error = bounded(
+        setup
+            .vault
+            .request(Method::GET, url.as_str())
+            .provider(PROVIDER_ID)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    let Error::Timeout { target, timeout } = &error else {
+        panic!("expected Error::Timeout, got {error:?}");
+    };
+    assert_eq!(target, &stalling.url());
+    assert_eq!(*timeout, SHORT_TIMEOUT);
+    assert_eq!(stalling.request_lines(), ["GET /export HTTP/1.1"]);
+
+    setup.vault.flush().await;
+    let audit = setup.backend.received_at(AUDIT_PATH);
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].json()["response_status"], 0);
+    assert_eq!(
+        audit[0].json()["response_body"],
+        "<transport error: timeout after 300ms>"
+    );
+}
+
+#[tokio::test]
+async fn stalled_backend_body_times_out() {
+    let stalling = RawServer::stalling_body().await;
+    let provider = StandIn::provider().await;
+    let vault = Vault::builder(api_key())
+        .base_url(stalling.url())
+        .timeout(SHORT_TIMEOUT)
+        .build()
+        .unwrap();
+    let error = bounded(
+        vault
+            .request(Method::GET, provider.url_of("/user"))
+            .provider(PROVIDER_ID)
+            .user_token(USER_TOKEN)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, Error::Timeout { target, .. } if target == "the Alter backend"),
+        "{error:?}"
+    );
+    assert!(provider.received().is_empty());
 }

@@ -20,7 +20,7 @@ use alter_tests::stand_in::fixtures::{
     PROVIDER_ID, TOKEN_PATH, USER_TOKEN, api_key, bounded, scope_report_path, secrets,
     token_response, vault_builder,
 };
-use alter_tests::stand_in::{ClosingServer, Reply, StandIn};
+use alter_tests::stand_in::{RawServer, Reply, StandIn};
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -165,7 +165,7 @@ async fn run_flows() -> Outcomes {
         outcomes.errors.push(bounded(send(path)).await.unwrap_err());
     }
 
-    let closing = ClosingServer::start().await;
+    let closing = RawServer::closing().await;
     let closed = vault
         .request(Method::GET, format!("{}/closed", closing.url()))
         .provider(PROVIDER_ID)
