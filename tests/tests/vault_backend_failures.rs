@@ -12,7 +12,9 @@ use alter_tests::stand_in::fixtures::{
 use alter_tests::stand_in::{RawServer, Reply, StandIn};
 use serde_json::{Value, json};
 
-const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+/// The vault timeout of tests whose backend or provider never finishes responding. It is long
+/// enough that a loaded machine still completes every request that does get a response.
+const SHORT_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Setup {
     backend: StandIn,
@@ -21,10 +23,14 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with_timeout(alter::vault::DEFAULT_TIMEOUT).await
+}
+
+async fn setup_with_timeout(timeout: Duration) -> Setup {
     let backend = StandIn::backend().await;
     let provider = StandIn::provider().await;
     let vault = vault_builder(&backend)
-        .timeout(SHORT_TIMEOUT)
+        .timeout(timeout)
         .build()
         .unwrap()
         .with_user_token(USER_TOKEN);
@@ -168,7 +174,7 @@ async fn backend_503_reports_retry_after() {
 
 #[tokio::test]
 async fn hanging_backend_times_out() {
-    let setup = setup().await;
+    let setup = setup_with_timeout(SHORT_TIMEOUT).await;
     let error = setup.token_error(Reply::Hang).await;
     let Error::Timeout { target, timeout } = &error else {
         panic!("expected Error::Timeout, got {error:?}");
@@ -179,7 +185,7 @@ async fn hanging_backend_times_out() {
     assert!(error.is_retryable());
     assert_eq!(
         error.to_string(),
-        "request to the Alter backend timed out after 300 ms"
+        "request to the Alter backend timed out after 1 s"
     );
     assert_eq!(setup.backend.received_at(TOKEN_PATH).len(), 1);
     setup.assert_provider_not_called().await;
@@ -353,7 +359,7 @@ async fn backend_redirect_not_followed() {
 
 #[tokio::test]
 async fn provider_timeout_still_audited() {
-    let setup = setup().await;
+    let setup = setup_with_timeout(SHORT_TIMEOUT).await;
     setup.provider.script("/slow", Reply::Hang);
     let error = bounded(
         setup
@@ -373,7 +379,7 @@ async fn provider_timeout_still_audited() {
     assert_eq!(*timeout, SHORT_TIMEOUT);
     assert_eq!(
         error.to_string(),
-        format!("request to {} timed out after 300 ms", setup.provider.url())
+        format!("request to {} timed out after 1 s", setup.provider.url())
     );
 
     setup.vault.flush().await;
@@ -389,7 +395,7 @@ async fn provider_timeout_still_audited() {
     assert_eq!(row["response_headers"], Value::Null);
     assert_eq!(
         row["response_body"],
-        "<transport error: timeout after 300ms>"
+        "<transport error: timeout after 1000ms>"
     );
     assert_eq!(row["reason"], "nightly sync");
 }
@@ -454,7 +460,7 @@ async fn failed_audit_post_does_not_fail_the_call() {
 
 #[tokio::test]
 async fn hanging_audit_endpoint_does_not_block_flush() {
-    let setup = setup().await;
+    let setup = setup_with_timeout(SHORT_TIMEOUT).await;
     setup.backend.script(AUDIT_PATH, Reply::Hang);
     let response = bounded(
         setup
@@ -521,7 +527,7 @@ async fn actor_id_from_backend_validated() {
 
 #[tokio::test]
 async fn stalled_provider_body_times_out() {
-    let setup = setup().await;
+    let setup = setup_with_timeout(SHORT_TIMEOUT).await;
     let stalling = RawServer::stalling_body().await;
     let url = format!("{}/export", stalling.url());
     let error = bounded(
@@ -546,7 +552,7 @@ async fn stalled_provider_body_times_out() {
     assert_eq!(audit[0].json()["response_status"], 0);
     assert_eq!(
         audit[0].json()["response_body"],
-        "<transport error: timeout after 300ms>"
+        "<transport error: timeout after 1000ms>"
     );
 }
 

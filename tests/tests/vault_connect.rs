@@ -407,7 +407,7 @@ async fn deadline_elapses_while_pending() {
             .vault
             .wait_for_connect_session(SESSION_TOKEN)
             .poll_interval(FAST_POLL)
-            .timeout(Duration::from_millis(100)),
+            .timeout(Duration::from_secs(1)),
     )
     .await
     .unwrap_err();
@@ -482,7 +482,7 @@ async fn hanging_poll_bounded_by_wait_timeout() {
             .vault
             .wait_for_connect_session(SESSION_TOKEN)
             .poll_interval(FAST_POLL)
-            .timeout(Duration::from_millis(200)),
+            .timeout(Duration::from_secs(1)),
     )
     .await
     .unwrap_err();
@@ -494,5 +494,5 @@ async fn hanging_poll_bounded_by_wait_timeout() {
         "{}",
         connect.message
     );
-    assert_eq!(setup.polls(), 1);
+    assert!(setup.polls() <= 1, "a hanging poll was sent again");
 }

@@ -117,7 +117,7 @@ async fn run_flows() -> Outcomes {
     let provider = StandIn::provider().await;
     backend.script(TOKEN_PATH, Reply::json(200, &full_token_response()));
     let vault = vault_builder(&backend)
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1))
         .build()
         .unwrap()
         .with_user_token(USER_TOKEN);
