@@ -3,8 +3,8 @@
 //! A `tracing` subscriber captures every event and span at TRACE level for every target,
 //! including `log` records from reqwest and rustls. Meanwhile successful and failing flows carry
 //! the API key, the user token, the provider access token and an additional credential value.
-//! None of them may appear in any captured line, nor in the `Debug` output of the values those
-//! flows produce.
+//! None of them may appear in any captured line, in the `Debug` output of the values those
+//! flows produce, or in the audit rows and scope reports sent to the backend.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -221,10 +221,15 @@ async fn run_flows() -> Outcomes {
 
     bounded(vault.flush()).await;
     assert_eq!(backend.received_at(&scope_report_path()).len(), 1);
-    assert!(
-        backend.received_at(AUDIT_PATH).len() >= 5,
-        "every provider exchange was audited"
-    );
+    let audit = backend.received_at(AUDIT_PATH);
+    assert!(audit.len() >= 5, "every provider exchange was audited");
+    for posted in audit
+        .iter()
+        .chain(&backend.received_at(&scope_report_path()))
+    {
+        let leaked = leaked_in(posted.text());
+        assert!(leaked.is_empty(), "{} body shows {leaked:?}", posted.path);
+    }
     outcomes
 }
 
