@@ -2,3 +2,4 @@
 
 pub mod offline;
 pub mod server;
+pub mod stand_in;

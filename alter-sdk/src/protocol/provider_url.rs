@@ -40,8 +40,9 @@ pub fn encode_path_segment(value: &str) -> String {
 /// # Errors
 ///
 /// Returns [`Error::InvalidRequest`] when a key is not a letter or `_` followed by letters,
-/// digits and `_`, when a `{identifier}` placeholder has no value (the message names it), or
-/// when any other `{` or `}` is left in the URL.
+/// digits and `_`, or when a placeholder's value is `.` or `..`. It also does so when a
+/// `{identifier}` placeholder has no value (the message names it), or when any other `{` or `}`
+/// is left in the URL.
 pub fn apply_path_params(url: &str, params: &[(String, String)]) -> Result<String, Error> {
     if let Some((key, _)) = params.iter().find(|(key, _)| !is_identifier(key)) {
         return Err(Error::invalid_request(format!(
@@ -54,6 +55,13 @@ pub fn apply_path_params(url: &str, params: &[(String, String)]) -> Result<Strin
     for (key, value) in params {
         let placeholder = format!("{{{key}}}");
         if resolved.contains(&placeholder) {
+            if is_dot_segment(value) {
+                return Err(Error::invalid_request(format!(
+                    "the path parameter `{key}` is `{value}`, which the URL parser resolves as a \
+                     dot segment and so sends the request to another path: pass the name of the \
+                     resource instead"
+                )));
+            }
             let encoded = encode_path_segment(value);
             resolved = resolved.replace(&placeholder, &encoded);
         }
@@ -151,6 +159,12 @@ fn is_loopback(host: &Host<&str>) -> bool {
     }
 }
 
+/// Returns whether `value` is `.` or `..`. Percent-encoding leaves both unchanged, because `.`
+/// is unreserved, so such a value would remove a path segment once the URL is parsed.
+fn is_dot_segment(value: &str) -> bool {
+    matches!(value, "." | "..")
+}
+
 /// Returns whether `text` is a letter or `_` followed by letters, digits and `_`.
 fn is_identifier(text: &str) -> bool {
     let mut bytes = text.bytes();
@@ -239,6 +253,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(url, "https://x.example/%7Bb%7D/2");
+    }
+
+    #[test]
+    fn rejects_dot_segment_values() {
+        for value in [".", ".."] {
+            let error = apply_path_params(
+                "https://x.example/repos/{owner}/issues",
+                &params(&[("owner", value)]),
+            )
+            .unwrap_err();
+            let text = message(error);
+            assert!(
+                text.contains(&format!("the path parameter `owner` is `{value}`")),
+                "{text}"
+            );
+        }
+        let url = apply_path_params(
+            "https://x.example/{a}/{b}/{c}",
+            &params(&[("a", "..."), ("b", ".x"), ("c", "%2e%2e")]),
+        )
+        .unwrap();
+        assert_eq!(url, "https://x.example/.../.x/%252e%252e");
     }
 
     #[test]
@@ -395,6 +431,7 @@ mod tests {
             first in any::<String>(),
             second in any::<String>(),
         ) {
+            prop_assume!(!is_dot_segment(&first) && !is_dot_segment(&second));
             let url = apply_path_params(
                 "https://api.example.com/{first}/x/{second}",
                 &[("first".into(), first.clone()), ("second".into(), second.clone())],

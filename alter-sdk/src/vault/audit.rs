@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Mutex;
 use tokio_util::task::TaskTracker;
 
 use super::backend::{Backend, Call};
@@ -27,12 +28,15 @@ pub(crate) struct BackgroundPost {
 
 pub(crate) struct AuditQueue {
     tracker: TaskTracker,
+    /// Held for the whole of one flush, so that concurrent flushes take turns.
+    flushing: Mutex<()>,
 }
 
 impl AuditQueue {
     pub(crate) fn new() -> Self {
         Self {
             tracker: TaskTracker::new(),
+            flushing: Mutex::new(()),
         }
     }
 
@@ -67,7 +71,10 @@ impl AuditQueue {
     /// Waits for every post scheduled before this call.
     pub(crate) async fn flush(&self) {
         // Closing lets `wait` finish once the tracked tasks are done; reopening right after
-        // keeps the queue usable. Rows scheduled while waiting are waited for as well.
+        // keeps the queue usable. Rows scheduled while waiting are waited for as well. Flushes
+        // take turns because one flush reopening the tracker between another's `close` and
+        // `wait` would leave that `wait` pending until some later flush closed it again.
+        let _turn = self.flushing.lock().await;
         self.tracker.close();
         self.tracker.wait().await;
         self.tracker.reopen();

@@ -1,5 +1,6 @@
 //! Building a [`Vault`]: API key, principal kind, caller, base URL, timeout.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +24,7 @@ const MAX_CALLER_LEN: usize = 255;
 /// Builder for [`Vault`], created by [`Vault::builder`].
 ///
 /// Every setter takes and returns the builder; [`VaultBuilder::build`] validates everything at
-/// once and reports all problems in one error.
-#[derive(Debug)]
+/// once and reports all problems in one error. `Debug` leaves out the API key.
 #[must_use]
 pub struct VaultBuilder {
     api_key: String,
@@ -90,10 +90,11 @@ impl VaultBuilder {
     /// Makes calls without an end-user token run with the application's own authority instead
     /// of failing with [`Error::MissingUserToken`].
     ///
-    /// Use it for background jobs that act for the application, or that name the user with
-    /// `app_user_id`. Without it, every credential request and connect session needs a user
-    /// token, from [`Vault::with_user_token`], the current [`identity scope`], or the call
-    /// itself, and a call that has none fails instead of silently using app scope.
+    /// Use it for background jobs that act for the application. Without it, every credential
+    /// request and connect session needs a user token, from [`Vault::with_user_token`], the
+    /// current [`identity scope`], or the call itself, and a call that has none fails instead of
+    /// silently using app scope. The one exception is a credential request that names the user
+    /// with `app_user_id`, which runs without a token on any vault.
     ///
     /// [`identity scope`]: crate::identity::scope
     pub fn app_scoped(mut self) -> Self {
@@ -223,6 +224,20 @@ impl VaultBuilder {
     }
 }
 
+impl fmt::Debug for VaultBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultBuilder")
+            .field("api_key", &"<redacted>")
+            .field("kind", &self.kind)
+            .field("caller", &self.caller)
+            .field("caller_type", &self.caller_type)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("user_scope", &self.user_scope)
+            .finish()
+    }
+}
+
 fn infer_kind(key_type: KeyType) -> Option<PrincipalKind> {
     match key_type {
         KeyType::Runtime => Some(PrincipalKind::App),
@@ -334,6 +349,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("always `agent`"), "{message}");
+    }
+
+    #[test]
+    fn debug_redacts_api_key() {
+        let debug = format!("{:?}", builder(APP_KEY).caller("billing-cron"));
+        assert!(!debug.contains("abcdefghijklmnopqrstuv"), "{debug}");
+        assert!(debug.contains("api_key: \"<redacted>\""), "{debug}");
+        assert!(debug.contains("billing-cron"), "{debug}");
     }
 
     #[test]

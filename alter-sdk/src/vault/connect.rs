@@ -309,7 +309,16 @@ impl WaitForConnect {
         let mut seen_pending = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let pause = match poll_once(&self.vault, &self.session_token).await {
+            // The deadline also bounds each poll, so a backend that does not respond cannot hold
+            // the wait for the vault's longer request timeout.
+            let poll = poll_once(&self.vault, &self.session_token);
+            let Ok(polled) = tokio::time::timeout(remaining, poll).await else {
+                return Err(connect_timeout(
+                    "poll_deadline_elapsed",
+                    "the backend did not answer the last poll before the deadline",
+                ));
+            };
+            let pause = match polled {
                 Ok(ConnectStatus::Completed { grants, .. }) => return Ok(grants),
                 Ok(ConnectStatus::Pending { .. }) => {
                     seen_pending = true;

@@ -141,7 +141,8 @@ impl RequestBuilder {
     }
 
     /// Fills `{name}` in the URL with `value`, percent-encoded so that it stays one path
-    /// segment.
+    /// segment. A value of `.` or `..` is rejected when the request is sent, because it would
+    /// move the request to another path.
     pub fn path_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.path_params.push((name.into(), value.into()));
         self

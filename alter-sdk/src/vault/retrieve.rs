@@ -147,6 +147,9 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
         }
         _ => {}
     }
+    for (name, value) in &request.headers {
+        provider_header(name, value)?;
+    }
     let body = match &request.body {
         Body::Empty => None,
         Body::Json(value) => {
@@ -172,8 +175,12 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
     check_url_length(&url_with_query(&provider_url, &request.query))?;
 
     let user_token = if request.app_user_id.is_some() && request.user_token.is_none() {
-        // The application names the user itself, so a missing token is not a fallback.
-        request.vault.resolve_user_token(None).unwrap_or(None)
+        // The application names the user itself, so a missing token is not a fallback. Any
+        // other problem, such as an empty token bound to the handle, still fails the call.
+        match request.vault.resolve_user_token(None) {
+            Err(Error::MissingUserToken) => None,
+            resolved => resolved?,
+        }
     } else {
         request
             .vault
@@ -273,13 +280,7 @@ fn build_provider_request(
 
     let mut headers = HeaderMap::with_capacity(named.len() + 1);
     for (name, value) in &named {
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::invalid_request(format!("invalid header name `{name}`")))?;
-        let header_value = HeaderValue::from_str(value).map_err(|_| {
-            Error::invalid_request(format!(
-                "the value of header `{name}` is not a valid header value"
-            ))
-        })?;
+        let (header_name, header_value) = provider_header(name, value)?;
         headers.append(header_name, header_value);
     }
     // Re-applying marks the injected values sensitive, so `Debug` of the request hides them.
@@ -303,6 +304,18 @@ fn build_provider_request(
         request: outgoing,
         audit_headers: named,
     })
+}
+
+/// Converts one provider request header, naming it in the error.
+fn provider_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    let header_name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::invalid_request(format!("invalid header name `{name}`")))?;
+    let header_value = HeaderValue::from_str(value).map_err(|_| {
+        Error::invalid_request(format!(
+            "the value of header `{name}` is not a valid header value"
+        ))
+    })?;
+    Ok((header_name, header_value))
 }
 
 /// Appends the caller's query parameters after any query already in the URL.
