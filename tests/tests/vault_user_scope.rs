@@ -312,9 +312,26 @@ async fn empty_scoped_token_rejected() {
 }
 
 #[tokio::test]
-async fn app_user_id_names_user_without_token() {
+async fn app_user_id_needs_app_scope() {
     let setup = setup().await;
     let vault = setup.user_scoped();
+    let error = bounded(
+        vault
+            .request(Method::GET, setup.provider.url_of("/user"))
+            .provider(PROVIDER_ID)
+            .app_user_id("user-42")
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, Error::MissingUserToken), "{error:?}");
+    setup.assert_nothing_sent(&vault).await;
+}
+
+#[tokio::test]
+async fn app_user_id_names_user_without_token() {
+    let setup = setup().await;
+    let vault = setup.app_scoped();
     bounded(
         vault
             .request(Method::GET, setup.provider.url_of("/user"))

@@ -90,11 +90,10 @@ impl VaultBuilder {
     /// Makes calls without an end-user token run with the application's own authority instead
     /// of failing with [`Error::MissingUserToken`].
     ///
-    /// Use it for background jobs that act for the application. Without it, every credential
-    /// request and connect session needs a user token, from [`Vault::with_user_token`], the
-    /// current [`identity scope`], or the call itself, and a call that has none fails instead of
-    /// silently using app scope. The one exception is a credential request that names the user
-    /// with `app_user_id`, which runs without a token on any vault.
+    /// Use it for background jobs that act for the application, or that name the user with
+    /// `app_user_id`. Without it, every credential request and connect session needs a user
+    /// token, from [`Vault::with_user_token`], the current [`identity scope`], or the call
+    /// itself, and a call that has none fails instead of silently using app scope.
     ///
     /// [`identity scope`]: crate::identity::scope
     pub fn app_scoped(mut self) -> Self {

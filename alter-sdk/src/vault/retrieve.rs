@@ -174,18 +174,9 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
     let provider_url = validate_provider_url(&url)?;
     check_url_length(&url_with_query(&provider_url, &request.query))?;
 
-    let user_token = if request.app_user_id.is_some() && request.user_token.is_none() {
-        // The application names the user itself, so a missing token is not a fallback. Any
-        // other problem, such as an empty token bound to the handle, still fails the call.
-        match request.vault.resolve_user_token(None) {
-            Err(Error::MissingUserToken) => None,
-            resolved => resolved?,
-        }
-    } else {
-        request
-            .vault
-            .resolve_user_token(request.user_token.as_ref())?
-    };
+    let user_token = request
+        .vault
+        .resolve_user_token(request.user_token.as_ref())?;
 
     Ok(Checked {
         method,
