@@ -13,6 +13,7 @@ mod connect;
 mod request;
 mod response;
 mod retrieve;
+mod signin;
 mod transport;
 #[cfg(test)]
 mod vector_tests;
@@ -30,6 +31,7 @@ pub use connect::{
 };
 pub use request::RequestBuilder;
 pub use response::Response;
+pub use signin::{AuthSession, AuthStatus, SignedInUser, WaitForSignIn};
 
 use crate::error::Error;
 use crate::identity::{self, UserToken};

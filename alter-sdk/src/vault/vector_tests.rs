@@ -371,3 +371,50 @@ async fn provider_insufficient_scope_reports_mismatch() {
         &expected[3],
     );
 }
+
+#[tokio::test]
+async fn sign_in_session_poll_and_verify() {
+    let expected = recorded("8_auth_session_poll_verify");
+    let backend = Recorder::answering(&[
+        (
+            "/sdk/auth/session",
+            Canned::json(
+                201,
+                r#"{"session_token":"as_test_token","auth_url":"https://auth.example/s/1","expires_in":600,"expires_at":"2023-11-14T22:23:20Z"}"#,
+            ),
+        ),
+        (
+            "/sdk/auth/poll",
+            Canned::json(
+                200,
+                r#"{"status":"completed","user_token":"eyJ.idp.jwt","user_info":{"sub":"user-1"}}"#,
+            ),
+        ),
+        (
+            "/sdk/auth/verify-token",
+            Canned::json(200, r#"{"sub":"user-1"}"#),
+        ),
+    ]);
+    let provider = Recorder::answering(&[]);
+    let vault = vault(Vault::builder(APP_KEY), &backend, &provider);
+
+    let session = vault.create_auth_session().await.unwrap();
+    assert_eq!(session.session_token, "as_test_token");
+    assert_eq!(session.auth_url, "https://auth.example/s/1");
+    let user = vault
+        .poll_auth_session(&session.session_token)
+        .timeout(Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(user.user_token.expose_secret(), "eyJ.idp.jwt");
+    assert_eq!(user.user_info["sub"], "user-1");
+    let subject = vault.verify_user_token("eyJ.idp.jwt").await.unwrap();
+    assert_eq!(subject, "user-1");
+
+    let requests = backend.taken();
+    assert_eq!(requests.len(), 3);
+    for (actual, expected) in requests.iter().zip(&expected) {
+        assert_backend_request(actual, expected);
+    }
+    assert!(provider.taken().is_empty());
+}
