@@ -11,6 +11,8 @@
 //!   connect page, against the built-in demo provider or any [`ProviderConfig`];
 //! - `POST /sdk/token` resolves the user's grant and refreshes expired provider tokens at the
 //!   provider's token endpoint;
+//! - sign-in sessions (`/sdk/auth/*`) sign a user in through a hosted page and hand the app the
+//!   user's token, as an MCP authorization server needs;
 //! - audit rows are stored and readable with [`DevVault::audit_log`];
 //! - errors use the backend's status codes and `{"error", "message", …}` bodies.
 //!
@@ -43,8 +45,9 @@
 //! # Limitations
 //!
 //! State lives in memory and is lost on shutdown; keys and user tokens of one instance are
-//! rejected by the next. Proxy mode, managed agents, delegation, approvals and IDP sign-in
-//! sessions are not implemented, so requests that need them get 404 or 400.
+//! rejected by the next. Proxy mode, managed agents, delegation and approvals are not
+//! implemented, so requests that need them get 404 or 400. The sign-in page asks only for a
+//! user name: there are no passwords.
 //! `X-Alter-Scope-Constraints` and `X-Alter-Request-Rule` are covered by the signature check
 //! but not enforced, because every DevVault key may do everything.
 
@@ -61,6 +64,7 @@ mod keys;
 mod provider;
 mod secret;
 mod server;
+mod signin;
 mod store;
 mod token;
 mod verify;
@@ -95,6 +99,7 @@ pub struct DevVaultBuilder {
     providers: Vec<ProviderConfig>,
     user_token_lifetime: Duration,
     demo_token_lifetime: Duration,
+    sign_in_lifetime: Duration,
 }
 
 impl Default for DevVaultBuilder {
@@ -105,14 +110,16 @@ impl Default for DevVaultBuilder {
             providers: Vec::new(),
             user_token_lifetime: DEFAULT_TOKEN_LIFETIME,
             demo_token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            sign_in_lifetime: wire::SIGN_IN_SESSION_LIFETIME,
         }
     }
 }
 
 impl DevVaultBuilder {
     /// Makes the demo provider's consent page approve without a click, so a connect URL
-    /// completes when fetched by any client that follows redirects (`curl -L`, `reqwest`).
-    /// Off by default: the page waits for Approve or Deny.
+    /// completes when fetched by any client that follows redirects (`curl -L`, `reqwest`), and
+    /// makes the hosted sign-in page sign in at once, as the user named by its `login_hint`
+    /// query parameter or as `demo-user`. Off by default: the pages wait for the user.
     pub fn auto_approve(mut self, enabled: bool) -> Self {
         self.auto_approve = enabled;
         self
@@ -139,6 +146,12 @@ impl DevVaultBuilder {
     /// Sets the lifetime of the demo provider's access tokens; one hour by default.
     pub fn demo_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.demo_token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long a sign-in session waits for the user; ten minutes by default.
+    pub fn sign_in_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.sign_in_lifetime = lifetime;
         self
     }
 
@@ -178,6 +191,7 @@ impl DevVaultBuilder {
             idp: Idp::new(base_url.clone(), self.user_token_lifetime),
             store: store::Store::default(),
             connect: connect::ConnectSessions::default(),
+            sign_in: signin::SignInSessions::new(self.sign_in_lifetime, self.auto_approve),
             providers,
             demo,
             http,
@@ -215,6 +229,7 @@ impl DevVaultBuilder {
         let lifetimes = [
             ("user token lifetime", self.user_token_lifetime),
             ("demo token lifetime", self.demo_token_lifetime),
+            ("sign-in session lifetime", self.sign_in_lifetime),
         ];
         for (what, lifetime) in lifetimes {
             if lifetime > wire::MAX_TOKEN_LIFETIME {

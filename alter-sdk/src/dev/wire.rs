@@ -16,6 +16,12 @@ pub(super) const AUDIT_PATH: &str = "/sdk/oauth/audit/api-call";
 pub(super) const CONNECT_SESSION_PATH: &str = "/sdk/oauth/connect/session";
 /// Connect session polling.
 pub(super) const CONNECT_POLL_PATH: &str = "/sdk/oauth/connect/session/poll";
+/// Sign-in session creation.
+pub(super) const AUTH_SESSION_PATH: &str = "/sdk/auth/session";
+/// Sign-in session polling.
+pub(super) const AUTH_POLL_PATH: &str = "/sdk/auth/poll";
+/// User token verification.
+pub(super) const AUTH_VERIFY_PATH: &str = "/sdk/auth/verify-token";
 
 /// The backend rejects signatures whose timestamp is more than this far from its clock, in
 /// either direction.
@@ -33,7 +39,11 @@ pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(super) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Lifetime of a connect session, as sent in `expires_in`.
 pub(super) const CONNECT_SESSION_LIFETIME: Duration = Duration::from_secs(600);
-/// How long a finished or expired connect session can still be polled before it is forgotten.
+/// Default lifetime of a sign-in session, as sent in `expires_in`.
+pub(super) const SIGN_IN_SESSION_LIFETIME: Duration = Duration::from_secs(600);
+/// The longest a poll may be held open waiting for a change.
+pub(super) const MAX_LONG_POLL: Duration = Duration::from_secs(25);
+/// How long a finished or expired connect or sign-in session can still be polled before it is forgotten.
 pub(super) const CONNECT_SESSION_RETENTION: Duration = Duration::from_secs(3600);
 /// A provider token this close to its expiry is refreshed before it is handed out.
 pub(super) const REFRESH_MARGIN_SECS: u64 = 30;
@@ -91,6 +101,8 @@ pub(super) mod code {
     pub(in crate::dev) const NOT_SUPPORTED: &str = "not_supported";
     /// No connect session has this token.
     pub(in crate::dev) const SESSION_NOT_FOUND: &str = "connect_session_not_found";
+    /// No sign-in session has this token.
+    pub(in crate::dev) const AUTH_SESSION_NOT_FOUND: &str = "auth_session_not_found";
     /// No route matches.
     pub(in crate::dev) const NOT_FOUND: &str = "not_found";
     /// The route exists but not for this method.

@@ -9,5 +9,6 @@ mod flow;
 mod interop;
 mod pages;
 mod signature;
+mod signin;
 mod support;
 mod vault_client;
