@@ -14,7 +14,10 @@
 //! - sign-in sessions (`/sdk/auth/*`) sign a user in through a hosted page and hand the app the
 //!   user's token, as an MCP authorization server needs;
 //! - audit rows are stored and readable with [`DevVault::audit_log`];
-//! - errors use the backend's status codes and `{"error", "message", …}` bodies.
+//! - errors use the backend's status codes and `{"error", "message", …}` bodies;
+//! - tests can switch on the answers the backend gives under load: rate limiting per API key
+//!   ([`RateLimitPolicy`]) and `token_refresh_in_progress` conflicts
+//!   ([`DevVault::set_token_refresh_conflicts`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,11 +60,13 @@ mod clock;
 mod connect;
 mod demo;
 mod errors;
+mod faults;
 mod form;
 mod html;
 mod idp;
 mod keys;
 mod provider;
+mod rate_limit;
 mod secret;
 mod server;
 mod signin;
@@ -81,8 +86,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use self::demo::DemoProvider;
+pub use self::faults::TokenRefreshConflicts;
 use self::idp::Idp;
 pub use self::provider::ProviderConfig;
+pub use self::rate_limit::{RateLimitHeaders, RateLimitPolicy};
 use self::server::DevState;
 pub use self::store::{AuditRecord, GrantInfo};
 use crate::error::Error;
@@ -100,6 +107,7 @@ pub struct DevVaultBuilder {
     user_token_lifetime: Duration,
     demo_token_lifetime: Duration,
     sign_in_lifetime: Duration,
+    rate_limit: Option<RateLimitPolicy>,
 }
 
 impl Default for DevVaultBuilder {
@@ -111,6 +119,7 @@ impl Default for DevVaultBuilder {
             user_token_lifetime: DEFAULT_TOKEN_LIFETIME,
             demo_token_lifetime: DEFAULT_TOKEN_LIFETIME,
             sign_in_lifetime: wire::SIGN_IN_SESSION_LIFETIME,
+            rate_limit: None,
         }
     }
 }
@@ -155,6 +164,13 @@ impl DevVaultBuilder {
         self
     }
 
+    /// Limits how many signed requests each API key may send per window. Off by default;
+    /// [`DevVault::set_rate_limit`] changes it while running.
+    pub fn rate_limit(mut self, policy: RateLimitPolicy) -> Self {
+        self.rate_limit = Some(policy);
+        self
+    }
+
     /// Validates the configuration, binds the listener and starts serving in a background
     /// task on the current Tokio runtime.
     ///
@@ -192,6 +208,8 @@ impl DevVaultBuilder {
             store: store::Store::default(),
             connect: connect::ConnectSessions::default(),
             sign_in: signin::SignInSessions::new(self.sign_in_lifetime, self.auto_approve),
+            faults: faults::Faults::default(),
+            rate_limiter: rate_limit::RateLimiter::new(self.rate_limit),
             providers,
             demo,
             http,
@@ -239,6 +257,9 @@ impl DevVaultBuilder {
                     wire::MAX_TOKEN_LIFETIME.as_secs()
                 ));
             }
+        }
+        if let Some(policy) = &self.rate_limit {
+            problems.extend(policy.problems());
         }
         for (index, provider) in self.providers.iter().enumerate() {
             problems.extend(provider.problems());
@@ -414,6 +435,34 @@ impl DevVault {
                 .demo
                 .expire_access_token(grant.access_token.expose());
         }
+        Ok(())
+    }
+
+    /// Sets when `POST /sdk/token` answers HTTP 409 `token_refresh_in_progress` instead of the
+    /// token, and resets the count [`DevVault::token_refresh_conflicts_served`] returns.
+    pub fn set_token_refresh_conflicts(&self, conflicts: TokenRefreshConflicts) {
+        self.state.faults.set_refresh_conflicts(conflicts);
+    }
+
+    /// Returns how many `token_refresh_in_progress` answers were served since the last
+    /// [`DevVault::set_token_refresh_conflicts`].
+    pub fn token_refresh_conflicts_served(&self) -> u64 {
+        self.state.faults.refresh_conflicts_served()
+    }
+
+    /// Replaces the rate limit (`None` turns it off) and starts every key's window afresh.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when the policy allows no request or its window is not
+    /// a whole number of seconds.
+    pub fn set_rate_limit(&self, policy: Option<RateLimitPolicy>) -> Result<(), Error> {
+        if let Some(problems) = policy.map(|policy| policy.problems())
+            && !problems.is_empty()
+        {
+            return Err(Error::invalid_request(problems.join("; ")));
+        }
+        self.state.rate_limiter.set(policy);
         Ok(())
     }
 

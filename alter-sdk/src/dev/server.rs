@@ -12,14 +12,16 @@ use axum::routing::{get, post};
 use super::connect::ConnectSessions;
 use super::demo::DemoProvider;
 use super::errors::ApiError;
+use super::faults::Faults;
 use super::idp::Idp;
 use super::keys::KeyRegistry;
 use super::provider::ProviderConfig;
+use super::rate_limit::RateLimiter;
 use super::signin::SignInSessions;
 use super::store::Store;
 use super::verify::NonceCache;
 use super::wire::{self, code};
-use super::{audit, connect, demo, idp, signin, token, verify};
+use super::{audit, connect, demo, idp, rate_limit, signin, token, verify};
 
 /// All DevVault state, shared by every route.
 #[derive(Debug)]
@@ -32,6 +34,8 @@ pub(super) struct DevState {
     pub(super) store: Store,
     pub(super) connect: ConnectSessions,
     pub(super) sign_in: SignInSessions,
+    pub(super) faults: Faults,
+    pub(super) rate_limiter: RateLimiter,
     /// The demo provider first, then the configured ones, in the order the connect page lists
     /// them.
     pub(super) providers: Vec<ProviderConfig>,
@@ -101,6 +105,10 @@ pub(super) fn router(state: Arc<DevState>) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::enforce,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             verify::require_signature,

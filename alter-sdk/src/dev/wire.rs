@@ -89,6 +89,8 @@ pub(super) mod code {
     pub(in crate::dev) const GRANT_EXPIRED: &str = "grant_expired";
     /// The provider rejected the refresh token.
     pub(in crate::dev) const CREDENTIAL_REVOKED: &str = "credential_revoked";
+    /// Another request is refreshing the grant's provider token.
+    pub(in crate::dev) const TOKEN_REFRESH_IN_PROGRESS: &str = "token_refresh_in_progress";
     /// The provider's token endpoint failed or returned something unusable.
     pub(in crate::dev) const PROVIDER_ERROR: &str = "provider_error";
     /// The request body or a parameter is malformed.

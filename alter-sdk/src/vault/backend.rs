@@ -5,7 +5,7 @@
 //! are bound into the signature.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::protocol::api_key::ApiKey;
 use crate::protocol::base_url::BaseUrl;
 use crate::protocol::error_body::map_error_response;
+use crate::protocol::rate_limit::{RateLimitSnapshot, parse_rate_limit};
 use crate::protocol::signing::{
     self, ACTOR_ID_HEADER, CALLER_HEADER, CALLER_TYPE_HEADER, CONTENT_SHA256_HEADER,
     CONTEXT_HEADER, NONCE_HEADER, RequestToSign, SIGNATURE_HEADER, SIGNATURE_V2_HEADER,
@@ -89,6 +90,7 @@ pub(crate) struct Backend {
     actor_id: OnceLock<String>,
     timeout: Duration,
     deprecation_warned: AtomicBool,
+    rate_limit: Mutex<Option<RateLimitSnapshot>>,
     #[cfg(test)]
     pub(crate) fixed_signing: Option<FixedSigning>,
 }
@@ -127,6 +129,7 @@ impl Backend {
             actor_id: OnceLock::new(),
             timeout,
             deprecation_warned: AtomicBool::new(false),
+            rate_limit: Mutex::new(None),
             #[cfg(test)]
             fixed_signing: None,
         })
@@ -246,9 +249,23 @@ impl Backend {
         Ok(reply)
     }
 
-    /// Reads the response headers the client tracks: the actor id (first valid one wins) and
-    /// the key deprecation flag (warned about once per client).
+    /// Returns the rate limit reported by the most recent backend response that reported one.
+    pub(crate) fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
+        self.rate_limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the response headers the client tracks: the actor id (first valid one wins), the
+    /// key deprecation flag (warned about once per client) and the rate-limit snapshot.
     fn observe(&self, headers: &HeaderMap, actor_headers: bool) {
+        if let Some(snapshot) = parse_rate_limit(headers, SystemTime::now()) {
+            *self
+                .rate_limit
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+        }
         if let Some(actor_id) = headers.get(ACTOR_ID_HEADER).and_then(|v| v.to_str().ok()) {
             let canonical = is_canonical_uuid(&actor_id.to_ascii_lowercase());
             match self.actor_id.get() {

@@ -13,6 +13,7 @@ mod connect;
 mod request;
 mod response;
 mod retrieve;
+mod retry;
 mod signin;
 mod transport;
 #[cfg(test)]
@@ -35,9 +36,11 @@ pub use signin::{AuthSession, AuthStatus, SignedInUser, WaitForSignIn};
 
 use crate::error::Error;
 use crate::identity::{self, UserToken};
+use crate::protocol::rate_limit::RateLimitSnapshot;
 
 use self::audit::AuditQueue;
 use self::backend::Backend;
+use self::retry::TokenRetry;
 use self::transport::HttpTransport;
 
 /// Whether an API key belongs to an application or to a managed agent.
@@ -112,6 +115,7 @@ pub(crate) struct VaultInner {
     kind: PrincipalKind,
     user_scope: UserScope,
     timeout: Duration,
+    token_retry: TokenRetry,
 }
 
 impl VaultInner {
@@ -121,6 +125,7 @@ impl VaultInner {
         kind: PrincipalKind,
         user_scope: UserScope,
         timeout: Duration,
+        token_retry: TokenRetry,
     ) -> Self {
         Self {
             backend: Arc::new(backend),
@@ -129,7 +134,12 @@ impl VaultInner {
             kind,
             user_scope,
             timeout,
+            token_retry,
         }
+    }
+
+    pub(crate) fn token_retry(&self) -> TokenRetry {
+        self.token_retry
     }
 
     pub(crate) fn backend(&self) -> &Arc<Backend> {
@@ -232,6 +242,13 @@ impl Vault {
     /// Polls a connect session until it completes, fails, or `timeout`-style options elapse.
     pub fn wait_for_connect_session(&self, session_token: impl Into<String>) -> WaitForConnect {
         WaitForConnect::new(self.clone(), session_token.into())
+    }
+
+    /// Returns the rate limit the backend reported on its most recent response that carried
+    /// rate-limit headers, or `None` before any did. It is informational: the client does not
+    /// wait on it.
+    pub fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
+        self.inner.backend.last_rate_limit()
     }
 
     /// Waits until every audit row scheduled so far has been sent (or has failed).

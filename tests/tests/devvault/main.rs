@@ -7,6 +7,7 @@ mod builder;
 mod concurrency;
 mod flow;
 mod interop;
+mod limits;
 mod pages;
 mod signature;
 mod signin;
