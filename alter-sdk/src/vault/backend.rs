@@ -59,6 +59,18 @@ impl<'a> Call<'a> {
             timeout: None,
         }
     }
+
+    /// A GET without a body, with actor headers.
+    pub(crate) fn get(path: &'a str) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            body: None,
+            actor_headers: true,
+            context: None,
+            timeout: None,
+        }
+    }
 }
 
 /// A backend answer with its body buffered.

@@ -6,10 +6,12 @@
 //! the shared part: it comes from the call, from a handle made with [`Vault::with_user_token`],
 //! or from the current [`identity scope`](crate::identity::scope), in that order.
 
+mod approval;
 mod audit;
 mod backend;
 mod builder;
 mod connect;
+mod proxy;
 mod request;
 mod response;
 mod retrieve;
@@ -25,11 +27,13 @@ use std::time::Duration;
 
 use http::Method;
 
+pub use approval::{ApprovalGate, ApprovalState, ApprovalStatus, WaitForApproval};
 pub use builder::{DEFAULT_TIMEOUT, VaultBuilder};
 pub use connect::{
     ConnectSession, ConnectSessionBuilder, ConnectStatus, ConnectedGrant, DeclinedProvider,
     FailedGrant, WaitForConnect,
 };
+pub use proxy::{PendingApproval, ProxyOutcome, ProxyRequestBuilder, ProxyResponse};
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use signin::{AuthSession, AuthStatus, SignedInUser, WaitForSignIn};
