@@ -13,6 +13,8 @@
 //!   provider's token endpoint;
 //! - sign-in sessions (`/sdk/auth/*`) sign a user in through a hosted page and hand the app the
 //!   user's token, as an MCP authorization server needs;
+//! - `POST /sdk/proxy` calls the provider itself and records the audit row, optionally after
+//!   an approval that a test grants, denies or lets expire;
 //! - audit rows are stored and readable with [`DevVault::audit_log`];
 //! - errors use the backend's status codes and `{"error", "message", …}` bodies;
 //! - tests can switch on the answers the backend gives under load: rate limiting per API key
@@ -48,12 +50,13 @@
 //! # Limitations
 //!
 //! State lives in memory and is lost on shutdown; keys and user tokens of one instance are
-//! rejected by the next. Proxy mode, managed agents, delegation and approvals are not
-//! implemented, so requests that need them get 404 or 400. The sign-in page asks only for a
+//! rejected by the next. Managed agents and delegation are not implemented, so requests
+//! that need them get 404 or 400. The sign-in page asks only for a
 //! user name: there are no passwords.
 //! `X-Alter-Scope-Constraints` and `X-Alter-Request-Rule` are covered by the signature check
 //! but not enforced, because every DevVault key may do everything.
 
+mod approval;
 mod audit;
 mod body;
 mod clock;
@@ -66,6 +69,7 @@ mod html;
 mod idp;
 mod keys;
 mod provider;
+mod proxy;
 mod rate_limit;
 mod secret;
 mod server;
@@ -85,6 +89,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use self::approval::ProxyApproval;
 use self::demo::DemoProvider;
 pub use self::faults::TokenRefreshConflicts;
 use self::idp::Idp;
@@ -108,6 +113,8 @@ pub struct DevVaultBuilder {
     demo_token_lifetime: Duration,
     sign_in_lifetime: Duration,
     rate_limit: Option<RateLimitPolicy>,
+    require_approval: bool,
+    approval_lifetime: Duration,
 }
 
 impl Default for DevVaultBuilder {
@@ -120,6 +127,8 @@ impl Default for DevVaultBuilder {
             demo_token_lifetime: DEFAULT_TOKEN_LIFETIME,
             sign_in_lifetime: wire::SIGN_IN_SESSION_LIFETIME,
             rate_limit: None,
+            require_approval: false,
+            approval_lifetime: wire::APPROVAL_LIFETIME,
         }
     }
 }
@@ -171,6 +180,22 @@ impl DevVaultBuilder {
         self
     }
 
+    /// Makes every proxy call wait for an approval that a test grants with
+    /// [`DevVault::approve`] or denies with [`DevVault::deny`], or that a person decides on the
+    /// approval page. Off by default; [`DevVault::set_require_approval`] changes it while
+    /// running. With auto-approve, opening the approval page grants it.
+    pub fn require_approval(mut self, required: bool) -> Self {
+        self.require_approval = required;
+        self
+    }
+
+    /// Sets how long an approval waits for a decision before it expires; ten minutes by
+    /// default.
+    pub fn approval_lifetime(mut self, lifetime: Duration) -> Self {
+        self.approval_lifetime = lifetime;
+        self
+    }
+
     /// Validates the configuration, binds the listener and starts serving in a background
     /// task on the current Tokio runtime.
     ///
@@ -209,6 +234,11 @@ impl DevVaultBuilder {
             connect: connect::ConnectSessions::default(),
             sign_in: signin::SignInSessions::new(self.sign_in_lifetime, self.auto_approve),
             faults: faults::Faults::default(),
+            approvals: approval::Approvals::new(
+                self.require_approval,
+                self.approval_lifetime,
+                self.auto_approve,
+            ),
             rate_limiter: rate_limit::RateLimiter::new(self.rate_limit),
             providers,
             demo,
@@ -248,6 +278,7 @@ impl DevVaultBuilder {
             ("user token lifetime", self.user_token_lifetime),
             ("demo token lifetime", self.demo_token_lifetime),
             ("sign-in session lifetime", self.sign_in_lifetime),
+            ("approval lifetime", self.approval_lifetime),
         ];
         for (what, lifetime) in lifetimes {
             if lifetime > wire::MAX_TOKEN_LIFETIME {
@@ -448,6 +479,57 @@ impl DevVault {
     /// [`DevVault::set_token_refresh_conflicts`].
     pub fn token_refresh_conflicts_served(&self) -> u64 {
         self.state.faults.refresh_conflicts_served()
+    }
+
+    /// Sets whether later proxy calls wait for an approval.
+    pub fn set_require_approval(&self, required: bool) {
+        self.state.approvals.set_required(required);
+    }
+
+    /// Returns every approval of a proxy call, pending ones first.
+    pub fn approvals(&self) -> Vec<ProxyApproval> {
+        self.state.approvals.list()
+    }
+
+    /// Grants a pending approval and executes its call before returning, so a client polling
+    /// the approval sees it `executed` (or `failed`, when the provider call fails).
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no approval has this id or it is no longer
+    /// pending.
+    pub async fn approve(&self, approval_id: Uuid) -> Result<(), Error> {
+        self.state
+            .approvals
+            .grant(&self.state, approval_id)
+            .await
+            .map_err(|error| approval::decision_error(approval_id, error))
+    }
+
+    /// Denies a pending approval with `reason`, which the client receives.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no approval has this id or it is no longer
+    /// pending.
+    pub fn deny(&self, approval_id: Uuid, reason: &str) -> Result<(), Error> {
+        self.state
+            .approvals
+            .deny(approval_id, reason)
+            .map_err(|error| approval::decision_error(approval_id, error))
+    }
+
+    /// Makes a pending approval expire now, as if nobody decided in time.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no approval has this id or it is no longer
+    /// pending.
+    pub fn expire_approval(&self, approval_id: Uuid) -> Result<(), Error> {
+        self.state
+            .approvals
+            .expire(approval_id)
+            .map_err(|error| approval::decision_error(approval_id, error))
     }
 
     /// Replaces the rate limit (`None` turns it off) and starts every key's window afresh.

@@ -9,6 +9,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::approval::Approvals;
 use super::connect::ConnectSessions;
 use super::demo::DemoProvider;
 use super::errors::ApiError;
@@ -21,7 +22,7 @@ use super::signin::SignInSessions;
 use super::store::Store;
 use super::verify::NonceCache;
 use super::wire::{self, code};
-use super::{audit, connect, demo, idp, rate_limit, signin, token, verify};
+use super::{approval, audit, connect, demo, idp, proxy, rate_limit, signin, token, verify};
 
 /// All DevVault state, shared by every route.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ pub(super) struct DevState {
     pub(super) connect: ConnectSessions,
     pub(super) sign_in: SignInSessions,
     pub(super) faults: Faults,
+    pub(super) approvals: Approvals,
     pub(super) rate_limiter: RateLimiter,
     /// The demo provider first, then the configured ones, in the order the connect page lists
     /// them.
@@ -80,6 +82,13 @@ pub(super) fn router(state: Arc<DevState>) -> Router {
         .route(wire::AUDIT_PATH, post(audit::record))
         .route(wire::CONNECT_SESSION_PATH, post(connect::api::create))
         .route(wire::CONNECT_POLL_PATH, post(connect::api::poll))
+        .route(wire::PROXY_PATH, post(proxy::proxy))
+        .route("/sdk/approvals/{id}", get(approval::status))
+        .route("/sdk/approvals/{id}/result", get(approval::result))
+        .route(
+            "/approvals/{id}",
+            get(approval::page).post(approval::decide),
+        )
         .route(wire::AUTH_SESSION_PATH, post(signin::api::create))
         .route(wire::AUTH_POLL_PATH, post(signin::api::poll))
         .route(wire::AUTH_VERIFY_PATH, post(signin::api::verify_token))

@@ -37,6 +37,10 @@ pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Maximum token lifetime DevVault stores or issues: ten years. Provider tokens that claim to
 /// live longer are treated as living this long, and longer configured lifetimes are rejected.
 pub(super) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// Proxy mode.
+pub(super) const PROXY_PATH: &str = "/sdk/proxy";
+/// Default lifetime of an approval, as sent in `expires_in`.
+pub(super) const APPROVAL_LIFETIME: Duration = Duration::from_secs(600);
 /// Lifetime of a connect session, as sent in `expires_in`.
 pub(super) const CONNECT_SESSION_LIFETIME: Duration = Duration::from_secs(600);
 /// Default lifetime of a sign-in session, as sent in `expires_in`.
@@ -105,6 +109,18 @@ pub(super) mod code {
     pub(in crate::dev) const SESSION_NOT_FOUND: &str = "connect_session_not_found";
     /// No sign-in session has this token.
     pub(in crate::dev) const AUTH_SESSION_NOT_FOUND: &str = "auth_session_not_found";
+    /// The proxy does not call this destination.
+    pub(in crate::dev) const BLOCKED_DESTINATION: &str = "blocked_destination";
+    /// No approval has this id.
+    pub(in crate::dev) const APPROVAL_NOT_FOUND: &str = "approval_not_found";
+    /// An approver denied the proxied call.
+    pub(in crate::dev) const APPROVAL_DENIED: &str = "approval_denied";
+    /// Nobody decided before the approval expired.
+    pub(in crate::dev) const APPROVAL_EXPIRED: &str = "approval_expired";
+    /// The approved call failed.
+    pub(in crate::dev) const APPROVAL_EXECUTION_FAILED: &str = "approval_execution_failed";
+    /// The approval has no result yet.
+    pub(in crate::dev) const APPROVAL_PENDING: &str = "approval_pending";
     /// No route matches.
     pub(in crate::dev) const NOT_FOUND: &str = "not_found";
     /// The route exists but not for this method.

@@ -635,6 +635,10 @@ pub(crate) fn map_proxy_error(reply: &Reply) -> Error {
         _ => body,
     };
     let kind = match body.get("error").and_then(Value::as_str) {
+        // A 404 would otherwise read as a missing grant.
+        Some("approval_not_found") => {
+            return mapped.backend().cloned().map_or(mapped, Error::Backend);
+        }
         Some("approval_denied") => ApprovalErrorKind::Denied,
         Some("approval_expired") => ApprovalErrorKind::Expired,
         Some("approval_execution_failed") => ApprovalErrorKind::ExecutionFailed,

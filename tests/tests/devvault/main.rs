@@ -9,6 +9,7 @@ mod flow;
 mod interop;
 mod limits;
 mod pages;
+mod proxy;
 mod signature;
 mod signin;
 mod support;
