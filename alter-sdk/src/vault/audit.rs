@@ -25,6 +25,7 @@ pub(crate) struct BackgroundPost {
     pub(crate) timeout: Option<Duration>,
 }
 
+#[derive(Clone)]
 pub(crate) struct AuditQueue {
     tracker: TaskTracker,
 }

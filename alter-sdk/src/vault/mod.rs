@@ -11,6 +11,7 @@ mod audit;
 mod backend;
 mod builder;
 mod connect;
+mod constraints;
 mod proxy;
 mod request;
 mod response;
@@ -33,6 +34,7 @@ pub use connect::{
     ConnectSession, ConnectSessionBuilder, ConnectStatus, ConnectedGrant, DeclinedProvider,
     FailedGrant, WaitForConnect,
 };
+pub use constraints::Constraints;
 pub use proxy::{PendingApproval, ProxyOutcome, ProxyRequestBuilder, ProxyResponse};
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -139,6 +141,20 @@ impl VaultInner {
             user_scope,
             timeout,
             token_retry,
+        }
+    }
+
+    /// Returns the parts of a sibling vault that uses `backend` and shares everything else
+    /// with this one.
+    pub(crate) fn sibling(&self, backend: Backend) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            provider: Arc::clone(&self.provider),
+            audit: self.audit.clone(),
+            kind: self.kind,
+            user_scope: self.user_scope,
+            timeout: self.timeout,
+            token_retry: self.token_retry,
         }
     }
 
