@@ -32,7 +32,7 @@ pub use approval::{ApprovalGate, ApprovalState, ApprovalStatus, WaitForApproval}
 pub use builder::{DEFAULT_TIMEOUT, VaultBuilder};
 pub use connect::{
     ConnectSession, ConnectSessionBuilder, ConnectStatus, ConnectedGrant, DeclinedProvider,
-    FailedGrant, WaitForConnect,
+    Delegation, FailedGrant, GrantPolicy, GrantPolicyInfo, GrantRestrictions, WaitForConnect,
 };
 pub use constraints::Constraints;
 pub use proxy::{PendingApproval, ProxyOutcome, ProxyRequestBuilder, ProxyResponse};
