@@ -469,6 +469,32 @@ impl DevVault {
         Ok(())
     }
 
+    /// Revokes a demo-provider grant's tokens at the demo provider, as a user does who
+    /// disconnects the app there. The next credential request for the grant fails to refresh
+    /// and gets 403 `credential_revoked`; a connect session with `repair_grant_id` repairs it.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no grant has this id or it is not a demo-provider
+    /// grant.
+    pub fn revoke_demo_grant(&self, grant_id: Uuid) -> Result<(), Error> {
+        let grant = self.state.store.get(grant_id).ok_or_else(|| {
+            Error::invalid_request(format!("no DevVault grant has the id {grant_id}"))
+        })?;
+        if grant.provider_id != demo::PROVIDER_ID {
+            return Err(Error::invalid_request(format!(
+                "grant {grant_id} is for provider {:?}; only demo-provider grants can be revoked",
+                grant.provider_id
+            )));
+        }
+        self.state.demo.revoke(
+            grant.access_token.expose(),
+            grant.refresh_token.as_ref().map(secret::Secret::expose),
+        );
+        self.state.store.expire_token(grant_id);
+        Ok(())
+    }
+
     /// Sets when `POST /sdk/token` answers HTTP 409 `token_refresh_in_progress` instead of the
     /// token, and resets the count [`DevVault::token_refresh_conflicts_served`] returns.
     pub fn set_token_refresh_conflicts(&self, conflicts: TokenRefreshConflicts) {

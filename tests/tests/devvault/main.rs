@@ -5,6 +5,7 @@
 mod bad_input;
 mod builder;
 mod concurrency;
+mod connect;
 mod flow;
 mod interop;
 mod limits;
