@@ -130,6 +130,14 @@ pub enum Error {
     #[error("connect session failed: {0}")]
     Connect(ConnectError),
 
+    /// A sign-in session ended without a user token, or the wait for it ran out.
+    #[error("sign-in failed: {0}")]
+    SignIn(SignInError),
+
+    /// A proxy call needed an approval that was denied, expired, failed or not decided in time.
+    #[error("approval {0}")]
+    Approval(ApprovalError),
+
     /// The provider rejected the credential with HTTP 401.
     #[error("provider rejected the credential with HTTP 401 for {} {}", .0.method, .0.url)]
     ProviderUnauthorized(ProviderError),
@@ -502,6 +510,114 @@ pub enum ConnectErrorKind {
     Flow,
 }
 
+/// A sign-in session ended without a user token.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SignInError {
+    /// Which way it failed.
+    pub kind: SignInErrorKind,
+    /// The backend's error code, e.g. `access_denied`, or the local reason, e.g.
+    /// `poll_deadline_elapsed`.
+    pub code: Option<String>,
+    /// A human-readable reason.
+    pub message: String,
+}
+
+impl SignInError {
+    /// Creates a sign-in error.
+    pub fn new(kind: SignInErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SignInError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            SignInErrorKind::Failed => "the sign-in failed",
+            SignInErrorKind::Expired => "the sign-in session expired",
+            SignInErrorKind::TimedOut => "timed out",
+        };
+        write!(f, "{kind}: {}", self.message)
+    }
+}
+
+/// How a sign-in session failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignInErrorKind {
+    /// The backend ended the session with an error, e.g. the user cancelled.
+    Failed,
+    /// The session expired before the user signed in.
+    Expired,
+    /// The local wait ended before the user signed in.
+    TimedOut,
+}
+
+/// A proxy call's approval did not lead to a result.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ApprovalError {
+    /// Which way it failed.
+    pub kind: ApprovalErrorKind,
+    /// The approval id, when the backend issued one.
+    pub approval_id: Option<String>,
+    /// A human-readable reason: the backend's decision reason or execution error when it sent
+    /// one.
+    pub message: String,
+    /// The backend answer, when the failure came from a backend error response.
+    pub backend: Option<BackendError>,
+}
+
+impl ApprovalError {
+    /// Creates an approval error that did not come from a backend error response.
+    pub fn new(
+        kind: ApprovalErrorKind,
+        approval_id: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            approval_id,
+            message: message.into(),
+            backend: None,
+        }
+    }
+}
+
+impl fmt::Display for ApprovalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            ApprovalErrorKind::Denied => "denied",
+            ApprovalErrorKind::Expired => "expired",
+            ApprovalErrorKind::ExecutionFailed => "granted but the call failed",
+            ApprovalErrorKind::TimedOut => "not decided in time",
+        };
+        match &self.approval_id {
+            Some(id) => write!(f, "{id} {kind}: {}", self.message),
+            None => write!(f, "{kind}: {}", self.message),
+        }
+    }
+}
+
+/// How an approval failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApprovalErrorKind {
+    /// An approver denied the call (`approval_denied`).
+    Denied,
+    /// Nobody decided before the approval expired (`approval_expired`).
+    Expired,
+    /// The call was approved, but the backend failed to execute it
+    /// (`approval_execution_failed`).
+    ExecutionFailed,
+    /// The local wait ended while the approval was still pending.
+    TimedOut,
+}
+
 /// A provider response with an error status.
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
@@ -572,6 +688,7 @@ impl Error {
             Self::GrantNotDelegable(e) => Some(&e.backend),
             Self::ManagedSecret(e) => Some(&e.backend),
             Self::Connect(e) => e.backend.as_ref(),
+            Self::Approval(e) => e.backend.as_ref(),
             Self::UserTokenRejected(e)
             | Self::PolicyViolation(e)
             | Self::RedactDischargeFailed(e)
@@ -595,6 +712,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Connect(e) => e.code.as_deref(),
+            Self::SignIn(e) => e.code.as_deref(),
             _ => self.backend().and_then(|b| b.code.as_deref()),
         }
     }

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 
 use super::json_error::{CHALLENGE, CHALLENGE_INVALID_TOKEN, CHALLENGE_STEP_UP, JsonError};
-use crate::error::{ConnectErrorKind, Error, ManagedSecretErrorKind};
+use crate::error::{
+    ApprovalErrorKind, ConnectErrorKind, Error, ManagedSecretErrorKind, SignInErrorKind,
+};
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -124,6 +126,31 @@ fn reply_for(error: &Error) -> JsonError {
             ),
             ConnectErrorKind::Flow => bad_gateway(),
             ConnectErrorKind::Config => internal_error(),
+        },
+        Error::SignIn(sign_in) => match sign_in.kind {
+            SignInErrorKind::Failed => JsonError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign_in_failed",
+                "the sign-in did not complete; sign in again",
+            ),
+            SignInErrorKind::Expired | SignInErrorKind::TimedOut => JsonError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "sign_in_timeout",
+                "the sign-in session ended before the user finished",
+            ),
+        },
+        Error::Approval(approval) => match approval.kind {
+            ApprovalErrorKind::Denied => JsonError::new(
+                StatusCode::FORBIDDEN,
+                "approval_denied",
+                "an approver denied this request",
+            ),
+            ApprovalErrorKind::Expired | ApprovalErrorKind::TimedOut => JsonError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "approval_timeout",
+                "nobody approved this request in time",
+            ),
+            ApprovalErrorKind::ExecutionFailed => bad_gateway(),
         },
 
         Error::RateLimited(_) => JsonError::new(

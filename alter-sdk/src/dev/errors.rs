@@ -84,6 +84,14 @@ impl ApiError {
         self.status
     }
 
+    /// Returns the `message`.
+    pub(super) fn message(&self) -> &str {
+        self.body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
     /// Returns the `error` code.
     pub(super) fn code(&self) -> &str {
         self.body.get("error").and_then(Value::as_str).unwrap_or("")

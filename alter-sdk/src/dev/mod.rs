@@ -11,8 +11,15 @@
 //!   connect page, against the built-in demo provider or any [`ProviderConfig`];
 //! - `POST /sdk/token` resolves the user's grant and refreshes expired provider tokens at the
 //!   provider's token endpoint;
+//! - sign-in sessions (`/sdk/auth/*`) sign a user in through a hosted page and hand the app the
+//!   user's token, as an MCP authorization server needs;
+//! - `POST /sdk/proxy` calls the provider itself and records the audit row, optionally after
+//!   an approval that a test grants, denies or lets expire;
 //! - audit rows are stored and readable with [`DevVault::audit_log`];
-//! - errors use the backend's status codes and `{"error", "message", …}` bodies.
+//! - errors use the backend's status codes and `{"error", "message", …}` bodies;
+//! - tests can switch on the answers the backend gives under load: rate limiting per API key
+//!   ([`RateLimitPolicy`]) and `token_refresh_in_progress` conflicts
+//!   ([`DevVault::set_token_refresh_conflicts`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,24 +50,30 @@
 //! # Limitations
 //!
 //! State lives in memory and is lost on shutdown; keys and user tokens of one instance are
-//! rejected by the next. Proxy mode, managed agents, delegation, approvals and IDP sign-in
-//! sessions are not implemented, so requests that need them get 404 or 400.
+//! rejected by the next. Managed agents and delegation are not implemented, so requests
+//! that need them get 404 or 400. The sign-in page asks only for a
+//! user name: there are no passwords.
 //! `X-Alter-Scope-Constraints` and `X-Alter-Request-Rule` are covered by the signature check
 //! but not enforced, because every DevVault key may do everything.
 
+mod approval;
 mod audit;
 mod body;
 mod clock;
 mod connect;
 mod demo;
 mod errors;
+mod faults;
 mod form;
 mod html;
 mod idp;
 mod keys;
 mod provider;
+mod proxy;
+mod rate_limit;
 mod secret;
 mod server;
+mod signin;
 mod store;
 mod token;
 mod verify;
@@ -76,9 +89,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use self::approval::ProxyApproval;
 use self::demo::DemoProvider;
+pub use self::faults::TokenRefreshConflicts;
 use self::idp::Idp;
 pub use self::provider::ProviderConfig;
+pub use self::rate_limit::{RateLimitHeaders, RateLimitPolicy};
 use self::server::DevState;
 pub use self::store::{AuditRecord, GrantInfo};
 use crate::error::Error;
@@ -95,6 +111,10 @@ pub struct DevVaultBuilder {
     providers: Vec<ProviderConfig>,
     user_token_lifetime: Duration,
     demo_token_lifetime: Duration,
+    sign_in_lifetime: Duration,
+    rate_limit: Option<RateLimitPolicy>,
+    require_approval: bool,
+    approval_lifetime: Duration,
 }
 
 impl Default for DevVaultBuilder {
@@ -105,14 +125,19 @@ impl Default for DevVaultBuilder {
             providers: Vec::new(),
             user_token_lifetime: DEFAULT_TOKEN_LIFETIME,
             demo_token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            sign_in_lifetime: wire::SIGN_IN_SESSION_LIFETIME,
+            rate_limit: None,
+            require_approval: false,
+            approval_lifetime: wire::APPROVAL_LIFETIME,
         }
     }
 }
 
 impl DevVaultBuilder {
     /// Makes the demo provider's consent page approve without a click, so a connect URL
-    /// completes when fetched by any client that follows redirects (`curl -L`, `reqwest`).
-    /// Off by default: the page waits for Approve or Deny.
+    /// completes when fetched by any client that follows redirects (`curl -L`, `reqwest`), and
+    /// makes the hosted sign-in page sign in at once, as the user named by its `login_hint`
+    /// query parameter or as `demo-user`. Off by default: the pages wait for the user.
     pub fn auto_approve(mut self, enabled: bool) -> Self {
         self.auto_approve = enabled;
         self
@@ -139,6 +164,35 @@ impl DevVaultBuilder {
     /// Sets the lifetime of the demo provider's access tokens; one hour by default.
     pub fn demo_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.demo_token_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long a sign-in session waits for the user; ten minutes by default.
+    pub fn sign_in_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.sign_in_lifetime = lifetime;
+        self
+    }
+
+    /// Limits how many signed requests each API key may send per window. Off by default;
+    /// [`DevVault::set_rate_limit`] changes it while running.
+    pub fn rate_limit(mut self, policy: RateLimitPolicy) -> Self {
+        self.rate_limit = Some(policy);
+        self
+    }
+
+    /// Makes every proxy call wait for an approval that a test grants with
+    /// [`DevVault::approve`] or denies with [`DevVault::deny`], or that a person decides on the
+    /// approval page. Off by default; [`DevVault::set_require_approval`] changes it while
+    /// running. With auto-approve, opening the approval page grants it.
+    pub fn require_approval(mut self, required: bool) -> Self {
+        self.require_approval = required;
+        self
+    }
+
+    /// Sets how long an approval waits for a decision before it expires; ten minutes by
+    /// default.
+    pub fn approval_lifetime(mut self, lifetime: Duration) -> Self {
+        self.approval_lifetime = lifetime;
         self
     }
 
@@ -178,6 +232,14 @@ impl DevVaultBuilder {
             idp: Idp::new(base_url.clone(), self.user_token_lifetime),
             store: store::Store::default(),
             connect: connect::ConnectSessions::default(),
+            sign_in: signin::SignInSessions::new(self.sign_in_lifetime, self.auto_approve),
+            faults: faults::Faults::default(),
+            approvals: approval::Approvals::new(
+                self.require_approval,
+                self.approval_lifetime,
+                self.auto_approve,
+            ),
+            rate_limiter: rate_limit::RateLimiter::new(self.rate_limit),
             providers,
             demo,
             http,
@@ -215,6 +277,8 @@ impl DevVaultBuilder {
         let lifetimes = [
             ("user token lifetime", self.user_token_lifetime),
             ("demo token lifetime", self.demo_token_lifetime),
+            ("sign-in session lifetime", self.sign_in_lifetime),
+            ("approval lifetime", self.approval_lifetime),
         ];
         for (what, lifetime) in lifetimes {
             if lifetime > wire::MAX_TOKEN_LIFETIME {
@@ -224,6 +288,9 @@ impl DevVaultBuilder {
                     wire::MAX_TOKEN_LIFETIME.as_secs()
                 ));
             }
+        }
+        if let Some(policy) = &self.rate_limit {
+            problems.extend(policy.problems());
         }
         for (index, provider) in self.providers.iter().enumerate() {
             problems.extend(provider.problems());
@@ -399,6 +466,111 @@ impl DevVault {
                 .demo
                 .expire_access_token(grant.access_token.expose());
         }
+        Ok(())
+    }
+
+    /// Revokes a demo-provider grant's tokens at the demo provider, as a user does who
+    /// disconnects the app there. The next credential request for the grant fails to refresh
+    /// and gets 403 `credential_revoked`; a connect session with `repair_grant_id` repairs it.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no grant has this id or it is not a demo-provider
+    /// grant.
+    pub fn revoke_demo_grant(&self, grant_id: Uuid) -> Result<(), Error> {
+        let grant = self.state.store.get(grant_id).ok_or_else(|| {
+            Error::invalid_request(format!("no DevVault grant has the id {grant_id}"))
+        })?;
+        if grant.provider_id != demo::PROVIDER_ID {
+            return Err(Error::invalid_request(format!(
+                "grant {grant_id} is for provider {:?}; only demo-provider grants can be revoked",
+                grant.provider_id
+            )));
+        }
+        self.state.demo.revoke(
+            grant.access_token.expose(),
+            grant.refresh_token.as_ref().map(secret::Secret::expose),
+        );
+        self.state.store.expire_token(grant_id);
+        Ok(())
+    }
+
+    /// Sets when `POST /sdk/token` answers HTTP 409 `token_refresh_in_progress` instead of the
+    /// token, and resets the count [`DevVault::token_refresh_conflicts_served`] returns.
+    pub fn set_token_refresh_conflicts(&self, conflicts: TokenRefreshConflicts) {
+        self.state.faults.set_refresh_conflicts(conflicts);
+    }
+
+    /// Returns how many `token_refresh_in_progress` answers were served since the last
+    /// [`DevVault::set_token_refresh_conflicts`].
+    pub fn token_refresh_conflicts_served(&self) -> u64 {
+        self.state.faults.refresh_conflicts_served()
+    }
+
+    /// Sets whether later proxy calls wait for an approval.
+    pub fn set_require_approval(&self, required: bool) {
+        self.state.approvals.set_required(required);
+    }
+
+    /// Returns every approval of a proxy call, pending ones first.
+    pub fn approvals(&self) -> Vec<ProxyApproval> {
+        self.state.approvals.list()
+    }
+
+    /// Grants a pending approval and executes its call before returning, so a client polling
+    /// the approval sees it `executed` (or `failed`, when the provider call fails).
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no approval has this id or it is no longer
+    /// pending.
+    pub async fn approve(&self, approval_id: Uuid) -> Result<(), Error> {
+        self.state
+            .approvals
+            .grant(&self.state, approval_id)
+            .await
+            .map_err(|error| approval::decision_error(approval_id, error))
+    }
+
+    /// Denies a pending approval with `reason`, which the client receives.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no approval has this id or it is no longer
+    /// pending.
+    pub fn deny(&self, approval_id: Uuid, reason: &str) -> Result<(), Error> {
+        self.state
+            .approvals
+            .deny(approval_id, reason)
+            .map_err(|error| approval::decision_error(approval_id, error))
+    }
+
+    /// Makes a pending approval expire now, as if nobody decided in time.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when no approval has this id or it is no longer
+    /// pending.
+    pub fn expire_approval(&self, approval_id: Uuid) -> Result<(), Error> {
+        self.state
+            .approvals
+            .expire(approval_id)
+            .map_err(|error| approval::decision_error(approval_id, error))
+    }
+
+    /// Replaces the rate limit (`None` turns it off) and starts every key's window afresh.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when the policy allows no request or its window is not
+    /// a whole number of seconds.
+    pub fn set_rate_limit(&self, policy: Option<RateLimitPolicy>) -> Result<(), Error> {
+        if let Some(problems) = policy.map(|policy| policy.problems())
+            && !problems.is_empty()
+        {
+            return Err(Error::invalid_request(problems.join("; ")));
+        }
+        self.state.rate_limiter.set(policy);
         Ok(())
     }
 

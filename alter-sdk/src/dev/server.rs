@@ -9,16 +9,20 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::approval::Approvals;
 use super::connect::ConnectSessions;
 use super::demo::DemoProvider;
 use super::errors::ApiError;
+use super::faults::Faults;
 use super::idp::Idp;
 use super::keys::KeyRegistry;
 use super::provider::ProviderConfig;
+use super::rate_limit::RateLimiter;
+use super::signin::SignInSessions;
 use super::store::Store;
 use super::verify::NonceCache;
 use super::wire::{self, code};
-use super::{audit, connect, demo, idp, token, verify};
+use super::{approval, audit, connect, demo, idp, proxy, rate_limit, signin, token, verify};
 
 /// All DevVault state, shared by every route.
 #[derive(Debug)]
@@ -30,6 +34,10 @@ pub(super) struct DevState {
     pub(super) idp: Idp,
     pub(super) store: Store,
     pub(super) connect: ConnectSessions,
+    pub(super) sign_in: SignInSessions,
+    pub(super) faults: Faults,
+    pub(super) approvals: Approvals,
+    pub(super) rate_limiter: RateLimiter,
     /// The demo provider first, then the configured ones, in the order the connect page lists
     /// them.
     pub(super) providers: Vec<ProviderConfig>,
@@ -74,11 +82,26 @@ pub(super) fn router(state: Arc<DevState>) -> Router {
         .route(wire::AUDIT_PATH, post(audit::record))
         .route(wire::CONNECT_SESSION_PATH, post(connect::api::create))
         .route(wire::CONNECT_POLL_PATH, post(connect::api::poll))
+        .route(wire::PROXY_PATH, post(proxy::proxy))
+        .route("/sdk/approvals/{id}", get(approval::status))
+        .route("/sdk/approvals/{id}/result", get(approval::result))
+        .route(
+            "/approvals/{id}",
+            get(approval::page).post(approval::decide),
+        )
+        .route(wire::AUTH_SESSION_PATH, post(signin::api::create))
+        .route(wire::AUTH_POLL_PATH, post(signin::api::poll))
+        .route(wire::AUTH_VERIFY_PATH, post(signin::api::verify_token))
         .route("/dev/users/{name}/token", post(idp::mint_token))
         .route(connect::CALLBACK_PATH, get(connect::pages::callback))
         .route("/connect/{page}", get(connect::pages::show))
         .route("/connect/{page}/authorize", get(connect::pages::authorize))
         .route("/connect/{page}/cancel", post(connect::pages::cancel))
+        .route(
+            "/signin/{page}",
+            get(signin::pages::show).post(signin::pages::submit),
+        )
+        .route("/signin/{page}/cancel", post(signin::pages::cancel))
         .route(
             demo::AUTHORIZE_PATH,
             get(demo::oauth::authorize).post(demo::oauth::decide),
@@ -91,6 +114,10 @@ pub(super) fn router(state: Arc<DevState>) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::enforce,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             verify::require_signature,

@@ -42,12 +42,35 @@ pub(super) async fn retrieve(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = JsonObject::parse(&body)?;
-    let target = parse_target(&body)?;
     check_reason_and_request(&body)?;
-    let user = resolve_user(&state, &body)?;
+    let grant = resolve_grant(&state, &body)?;
+    if state.faults.take_refresh_conflict() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::TOKEN_REFRESH_IN_PROGRESS,
+            "the provider token of this grant is being refreshed; retry shortly",
+        )
+        .with("grant_id", grant.id.to_string())
+        .with("provider_id", grant.provider_id.clone()));
+    }
+    let grant = ensure_fresh(&state, grant).await?;
+    tracing::debug!(
+        target: "alter::dev::token",
+        user = %grant.user,
+        provider = %grant.provider_id,
+        grant_id = %grant.id,
+        "served a provider token"
+    );
+    Ok(token_response(&state, &grant))
+}
 
+/// Resolves the grant a request body names: `grant_id`, or `provider_id` with the optional
+/// `label` and `account` selectors, for the user of `user_token` or `app_user_id`.
+pub(super) fn resolve_grant(state: &DevState, body: &JsonObject) -> Result<StoredGrant, ApiError> {
+    let target = parse_target(body)?;
+    let user = resolve_user(state, body)?;
     let grant = match target {
-        Target::Grant(grant_id) => grant_by_id(&state, grant_id, user.as_deref())?,
+        Target::Grant(grant_id) => grant_by_id(state, grant_id, user.as_deref())?,
         Target::Provider {
             provider_id,
             label,
@@ -61,18 +84,10 @@ pub(super) async fn retrieve(
                      grant to use",
                 )
             })?;
-            select_grant(&state, &user, provider_id, label, account)?
+            select_grant(state, &user, provider_id, label, account)?
         }
     };
-    let grant = ensure_fresh(&state, grant).await?;
-    tracing::debug!(
-        target: "alter::dev::token",
-        user = %grant.user,
-        provider = %grant.provider_id,
-        grant_id = %grant.id,
-        "served a provider token"
-    );
-    Ok(token_response(&state, &grant))
+    Ok(grant)
 }
 
 fn parse_target(body: &JsonObject) -> Result<Target<'_>, ApiError> {
@@ -261,7 +276,10 @@ fn ambiguous(provider_id: &str, account_was_provided: bool, grants: &[StoredGran
 /// Returns `grant` with a usable access token, refreshing it at the provider when it has
 /// expired. Concurrent requests for one grant refresh once: the later ones wait for the lock
 /// and then find the new token.
-async fn ensure_fresh(state: &DevState, grant: StoredGrant) -> Result<StoredGrant, ApiError> {
+pub(super) async fn ensure_fresh(
+    state: &DevState,
+    grant: StoredGrant,
+) -> Result<StoredGrant, ApiError> {
     if !grant.needs_refresh(unix_now()) {
         return Ok(grant);
     }

@@ -16,6 +16,12 @@ pub(super) const AUDIT_PATH: &str = "/sdk/oauth/audit/api-call";
 pub(super) const CONNECT_SESSION_PATH: &str = "/sdk/oauth/connect/session";
 /// Connect session polling.
 pub(super) const CONNECT_POLL_PATH: &str = "/sdk/oauth/connect/session/poll";
+/// Sign-in session creation.
+pub(super) const AUTH_SESSION_PATH: &str = "/sdk/auth/session";
+/// Sign-in session polling.
+pub(super) const AUTH_POLL_PATH: &str = "/sdk/auth/poll";
+/// User token verification.
+pub(super) const AUTH_VERIFY_PATH: &str = "/sdk/auth/verify-token";
 
 /// The backend rejects signatures whose timestamp is more than this far from its clock, in
 /// either direction.
@@ -31,9 +37,17 @@ pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Maximum token lifetime DevVault stores or issues: ten years. Provider tokens that claim to
 /// live longer are treated as living this long, and longer configured lifetimes are rejected.
 pub(super) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// Proxy mode.
+pub(super) const PROXY_PATH: &str = "/sdk/proxy";
+/// Default lifetime of an approval, as sent in `expires_in`.
+pub(super) const APPROVAL_LIFETIME: Duration = Duration::from_secs(600);
 /// Lifetime of a connect session, as sent in `expires_in`.
 pub(super) const CONNECT_SESSION_LIFETIME: Duration = Duration::from_secs(600);
-/// How long a finished or expired connect session can still be polled before it is forgotten.
+/// Default lifetime of a sign-in session, as sent in `expires_in`.
+pub(super) const SIGN_IN_SESSION_LIFETIME: Duration = Duration::from_secs(600);
+/// The longest a poll may be held open waiting for a change.
+pub(super) const MAX_LONG_POLL: Duration = Duration::from_secs(25);
+/// How long a finished or expired connect or sign-in session can still be polled before it is forgotten.
 pub(super) const CONNECT_SESSION_RETENTION: Duration = Duration::from_secs(3600);
 /// A provider token this close to its expiry is refreshed before it is handed out.
 pub(super) const REFRESH_MARGIN_SECS: u64 = 30;
@@ -79,6 +93,8 @@ pub(super) mod code {
     pub(in crate::dev) const GRANT_EXPIRED: &str = "grant_expired";
     /// The provider rejected the refresh token.
     pub(in crate::dev) const CREDENTIAL_REVOKED: &str = "credential_revoked";
+    /// Another request is refreshing the grant's provider token.
+    pub(in crate::dev) const TOKEN_REFRESH_IN_PROGRESS: &str = "token_refresh_in_progress";
     /// The provider's token endpoint failed or returned something unusable.
     pub(in crate::dev) const PROVIDER_ERROR: &str = "provider_error";
     /// The request body or a parameter is malformed.
@@ -91,6 +107,20 @@ pub(super) mod code {
     pub(in crate::dev) const NOT_SUPPORTED: &str = "not_supported";
     /// No connect session has this token.
     pub(in crate::dev) const SESSION_NOT_FOUND: &str = "connect_session_not_found";
+    /// No sign-in session has this token.
+    pub(in crate::dev) const AUTH_SESSION_NOT_FOUND: &str = "auth_session_not_found";
+    /// The proxy does not call this destination.
+    pub(in crate::dev) const BLOCKED_DESTINATION: &str = "blocked_destination";
+    /// No approval has this id.
+    pub(in crate::dev) const APPROVAL_NOT_FOUND: &str = "approval_not_found";
+    /// An approver denied the proxied call.
+    pub(in crate::dev) const APPROVAL_DENIED: &str = "approval_denied";
+    /// Nobody decided before the approval expired.
+    pub(in crate::dev) const APPROVAL_EXPIRED: &str = "approval_expired";
+    /// The approved call failed.
+    pub(in crate::dev) const APPROVAL_EXECUTION_FAILED: &str = "approval_execution_failed";
+    /// The approval has no result yet.
+    pub(in crate::dev) const APPROVAL_PENDING: &str = "approval_pending";
     /// No route matches.
     pub(in crate::dev) const NOT_FOUND: &str = "not_found";
     /// The route exists but not for this method.

@@ -11,6 +11,8 @@ pub mod error_body;
 pub mod inject;
 pub mod json;
 pub mod provider_url;
+pub mod proxy;
+pub mod rate_limit;
 pub mod signing;
 pub mod token_response;
 pub mod www_authenticate;

@@ -26,17 +26,19 @@ pub(crate) struct BackgroundPost {
     pub(crate) timeout: Option<Duration>,
 }
 
+#[derive(Clone)]
 pub(crate) struct AuditQueue {
     tracker: TaskTracker,
-    /// Held for the whole of one flush, so that concurrent flushes take turns.
-    flushing: Mutex<()>,
+    /// Held for the whole of one flush, so that concurrent flushes take turns. Shared by clones,
+    /// like the tracker.
+    flushing: Arc<Mutex<()>>,
 }
 
 impl AuditQueue {
     pub(crate) fn new() -> Self {
         Self {
             tracker: TaskTracker::new(),
-            flushing: Mutex::new(()),
+            flushing: Arc::new(Mutex::new(())),
         }
     }
 

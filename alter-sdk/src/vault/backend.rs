@@ -5,7 +5,7 @@
 //! are bound into the signature.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,10 +16,11 @@ use crate::error::Error;
 use crate::protocol::api_key::ApiKey;
 use crate::protocol::base_url::BaseUrl;
 use crate::protocol::error_body::map_error_response;
+use crate::protocol::rate_limit::{RateLimitSnapshot, parse_rate_limit};
 use crate::protocol::signing::{
     self, ACTOR_ID_HEADER, CALLER_HEADER, CALLER_TYPE_HEADER, CONTENT_SHA256_HEADER,
-    CONTEXT_HEADER, NONCE_HEADER, RequestToSign, SIGNATURE_HEADER, SIGNATURE_V2_HEADER,
-    SignedIdentity, SigningKey, TIMESTAMP_HEADER,
+    CONTEXT_HEADER, NONCE_HEADER, REQUEST_RULE_HEADER, RequestToSign, SCOPE_CONSTRAINTS_HEADER,
+    SIGNATURE_HEADER, SIGNATURE_V2_HEADER, SignedIdentity, SigningKey, TIMESTAMP_HEADER,
 };
 
 use super::CallerType;
@@ -58,6 +59,18 @@ impl<'a> Call<'a> {
             timeout: None,
         }
     }
+
+    /// A GET without a body, with actor headers.
+    pub(crate) fn get(path: &'a str) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            body: None,
+            actor_headers: true,
+            context: None,
+            timeout: None,
+        }
+    }
 }
 
 /// A backend response with its body buffered.
@@ -89,6 +102,11 @@ pub(crate) struct Backend {
     actor_id: OnceLock<String>,
     timeout: Duration,
     deprecation_warned: AtomicBool,
+    rate_limit: Mutex<Option<RateLimitSnapshot>>,
+    /// The comma-joined scope constraint bound into every signature, or empty.
+    scope_constraints: String,
+    /// The base64url request rule bound into every signature, or empty.
+    request_rule: String,
     #[cfg(test)]
     pub(crate) fixed_signing: Option<FixedSigning>,
 }
@@ -127,9 +145,44 @@ impl Backend {
             actor_id: OnceLock::new(),
             timeout,
             deprecation_warned: AtomicBool::new(false),
+            rate_limit: Mutex::new(None),
+            scope_constraints: String::new(),
+            request_rule: String::new(),
             #[cfg(test)]
             fixed_signing: None,
         })
+    }
+
+    /// Returns a client that shares this one's connections and signing key and binds the scope
+    /// constraint and request rule into every signature. It starts with this client's cached
+    /// actor id and caches its own from then on.
+    pub(crate) fn constrained(&self, scope_constraints: String, request_rule: String) -> Self {
+        let actor_id = OnceLock::new();
+        if let Some(cached) = self.actor_id.get() {
+            let _ = actor_id.set(cached.clone());
+        }
+        Self {
+            transport: Arc::clone(&self.transport),
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            signing_key: self.signing_key.clone(),
+            default_headers: self.default_headers.clone(),
+            caller: self.caller.clone(),
+            caller_type: self.caller_type,
+            actor_id,
+            timeout: self.timeout,
+            deprecation_warned: AtomicBool::new(false),
+            rate_limit: Mutex::new(None),
+            scope_constraints,
+            request_rule,
+            #[cfg(test)]
+            fixed_signing: self.fixed_signing.clone(),
+        }
+    }
+
+    /// Returns whether this client binds a scope constraint or request rule.
+    pub(crate) fn is_constrained(&self) -> bool {
+        !self.scope_constraints.is_empty() || !self.request_rule.is_empty()
     }
 
     pub(crate) fn base_url(&self) -> &BaseUrl {
@@ -172,8 +225,8 @@ impl Backend {
             body: &body,
             timestamp,
             nonce: &nonce,
-            scope_constraints: "",
-            request_rule: "",
+            scope_constraints: &self.scope_constraints,
+            request_rule: &self.request_rule,
             identity: SignedIdentity {
                 caller: self.caller.as_deref(),
                 caller_type: self.caller.as_ref().map(|_| self.caller_type.as_str()),
@@ -199,6 +252,16 @@ impl Backend {
         insert(&mut headers, SIGNATURE_HEADER, &signature.signature)?;
         if signature.v2 {
             insert(&mut headers, SIGNATURE_V2_HEADER, &signature.signature)?;
+        }
+        if !self.scope_constraints.is_empty() {
+            insert(
+                &mut headers,
+                SCOPE_CONSTRAINTS_HEADER,
+                &self.scope_constraints,
+            )?;
+        }
+        if !self.request_rule.is_empty() {
+            insert(&mut headers, REQUEST_RULE_HEADER, &self.request_rule)?;
         }
         if !body.is_empty() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -246,9 +309,23 @@ impl Backend {
         Ok(reply)
     }
 
-    /// Reads the response headers the client tracks: the actor id (first valid one wins) and
-    /// the key deprecation flag (warned about once per client).
+    /// Returns the rate limit reported by the most recent backend response that reported one.
+    pub(crate) fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
+        self.rate_limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the response headers the client tracks: the actor id (first valid one wins), the
+    /// key deprecation flag (warned about once per client) and the rate-limit snapshot.
     fn observe(&self, headers: &HeaderMap, actor_headers: bool) {
+        if let Some(snapshot) = parse_rate_limit(headers, SystemTime::now()) {
+            *self
+                .rate_limit
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snapshot);
+        }
         if let Some(actor_id) = headers.get(ACTOR_ID_HEADER).and_then(|v| v.to_str().ok()) {
             let canonical = is_canonical_uuid(&actor_id.to_ascii_lowercase());
             match self.actor_id.get() {

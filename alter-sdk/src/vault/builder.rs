@@ -11,6 +11,7 @@ use crate::protocol::base_url::{BASE_URL_ENV, BaseUrl, DEFAULT_BASE_URL};
 use super::backend::Backend;
 #[cfg(test)]
 use super::backend::FixedSigning;
+use super::retry::{MAX_INITIAL_BACKOFF, MAX_RETRIES_LIMIT, TokenRetry};
 #[cfg(test)]
 use super::transport::HttpTransport;
 use super::transport::ReqwestTransport;
@@ -34,6 +35,7 @@ pub struct VaultBuilder {
     base_url: Option<String>,
     timeout: Duration,
     user_scope: UserScope,
+    token_retry: TokenRetry,
 }
 
 impl VaultBuilder {
@@ -46,6 +48,7 @@ impl VaultBuilder {
             base_url: None,
             timeout: DEFAULT_TIMEOUT,
             user_scope: UserScope::Required,
+            token_retry: TokenRetry::default(),
         }
     }
 
@@ -84,6 +87,22 @@ impl VaultBuilder {
     /// Defaults to 30 seconds.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets how many times a credential request is retried while the backend is refreshing the
+    /// grant's provider token (HTTP 409 `token_refresh_in_progress`). Defaults to 3, at most
+    /// 10; 0 returns [`Error::TokenRefreshInProgress`] at once.
+    pub fn token_refresh_retries(mut self, retries: u32) -> Self {
+        self.token_retry.max_retries = retries;
+        self
+    }
+
+    /// Sets the delay before the first token-refresh retry. Each later retry waits twice as
+    /// long as the one before, up to eight times this delay, with the upper half of each
+    /// delay randomized. Defaults to 250 milliseconds, at most 10 seconds.
+    pub fn token_refresh_backoff(mut self, initial: Duration) -> Self {
+        self.token_retry.initial_backoff = initial;
         self
     }
 
@@ -149,6 +168,19 @@ impl VaultBuilder {
         if self.timeout.is_zero() {
             problems.push("the timeout must be greater than zero".to_owned());
         }
+        if self.token_retry.max_retries > MAX_RETRIES_LIMIT {
+            problems.push(format!(
+                "token refresh retries must be at most {MAX_RETRIES_LIMIT}, got {}",
+                self.token_retry.max_retries
+            ));
+        }
+        if self.token_retry.initial_backoff > MAX_INITIAL_BACKOFF {
+            problems.push(format!(
+                "the token refresh backoff must be at most {} seconds, got {:?}",
+                MAX_INITIAL_BACKOFF.as_secs(),
+                self.token_retry.initial_backoff
+            ));
+        }
 
         let (Some(api_key), Some(kind), Some(base_url), true) =
             (api_key, kind, base_url, problems.is_empty())
@@ -181,6 +213,7 @@ impl VaultBuilder {
             kind,
             self.user_scope,
             self.timeout,
+            self.token_retry,
         );
         Ok(Vault {
             inner: Arc::new(inner),
@@ -215,6 +248,7 @@ impl VaultBuilder {
             reference.kind,
             reference.user_scope,
             reference.timeout,
+            reference.token_retry,
         );
         Vault {
             inner: Arc::new(inner),

@@ -6,13 +6,18 @@
 //! the shared part: it comes from the call, from a handle made with [`Vault::with_user_token`],
 //! or from the current [`identity scope`](crate::identity::scope), in that order.
 
+mod approval;
 mod audit;
 mod backend;
 mod builder;
 mod connect;
+mod constraints;
+mod proxy;
 mod request;
 mod response;
 mod retrieve;
+mod retry;
+mod signin;
 mod transport;
 #[cfg(test)]
 mod vector_tests;
@@ -23,19 +28,25 @@ use std::time::Duration;
 
 use http::Method;
 
+pub use approval::{ApprovalGate, ApprovalState, ApprovalStatus, WaitForApproval};
 pub use builder::{DEFAULT_TIMEOUT, VaultBuilder};
 pub use connect::{
     ConnectSession, ConnectSessionBuilder, ConnectStatus, ConnectedGrant, DeclinedProvider,
-    FailedGrant, WaitForConnect,
+    Delegation, FailedGrant, GrantPolicy, GrantPolicyInfo, GrantRestrictions, WaitForConnect,
 };
+pub use constraints::Constraints;
+pub use proxy::{PendingApproval, ProxyOutcome, ProxyRequestBuilder, ProxyResponse};
 pub use request::RequestBuilder;
 pub use response::Response;
+pub use signin::{AuthSession, AuthStatus, SignedInUser, WaitForSignIn};
 
 use crate::error::Error;
 use crate::identity::{self, UserToken};
+use crate::protocol::rate_limit::RateLimitSnapshot;
 
 use self::audit::AuditQueue;
 use self::backend::Backend;
+use self::retry::TokenRetry;
 use self::transport::HttpTransport;
 
 /// Whether an API key belongs to an application or to a managed agent.
@@ -110,6 +121,7 @@ pub(crate) struct VaultInner {
     kind: PrincipalKind,
     user_scope: UserScope,
     timeout: Duration,
+    token_retry: TokenRetry,
 }
 
 impl VaultInner {
@@ -119,6 +131,7 @@ impl VaultInner {
         kind: PrincipalKind,
         user_scope: UserScope,
         timeout: Duration,
+        token_retry: TokenRetry,
     ) -> Self {
         Self {
             backend: Arc::new(backend),
@@ -127,7 +140,26 @@ impl VaultInner {
             kind,
             user_scope,
             timeout,
+            token_retry,
         }
+    }
+
+    /// Returns the parts of a sibling vault that uses `backend` and shares everything else
+    /// with this one.
+    pub(crate) fn sibling(&self, backend: Backend) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            provider: Arc::clone(&self.provider),
+            audit: self.audit.clone(),
+            kind: self.kind,
+            user_scope: self.user_scope,
+            timeout: self.timeout,
+            token_retry: self.token_retry,
+        }
+    }
+
+    pub(crate) fn token_retry(&self) -> TokenRetry {
+        self.token_retry
     }
 
     pub(crate) fn backend(&self) -> &Arc<Backend> {
@@ -230,6 +262,13 @@ impl Vault {
     /// Polls a connect session until it completes, fails, or `timeout`-style options elapse.
     pub fn wait_for_connect_session(&self, session_token: impl Into<String>) -> WaitForConnect {
         WaitForConnect::new(self.clone(), session_token.into())
+    }
+
+    /// Returns the rate limit the backend reported on its most recent response that carried
+    /// rate-limit headers, or `None` before any did. It is informational: the client does not
+    /// wait on it.
+    pub fn last_rate_limit(&self) -> Option<RateLimitSnapshot> {
+        self.inner.backend.last_rate_limit()
     }
 
     /// Waits until every audit row scheduled so far has been sent (or has failed).

@@ -29,9 +29,10 @@ use crate::protocol::token_response::{TokenResponse, parse_token_response};
 use crate::protocol::www_authenticate::parse_bearer_challenge;
 
 use super::audit::BackgroundPost;
-use super::backend::{Backend, Call, SDK_USER_AGENT, transport_error};
+use super::backend::{Backend, SDK_USER_AGENT, transport_error};
 use super::request::{Body, GrantSelector, RequestBuilder};
 use super::response::Response;
+use super::retry::post_token_request;
 use super::transport::TransportError;
 
 const TOKEN_PATH: &str = "/sdk/token";
@@ -55,9 +56,13 @@ pub(crate) async fn send(request: RequestBuilder) -> Result<Response, Error> {
 
     let inner = request.vault.inner();
     let backend = Arc::clone(inner.backend());
-    let mut call = Call::post_json(TOKEN_PATH, token_body);
-    call.context = checked.encoded_context.as_deref();
-    let reply = backend.send_checked(call).await?;
+    let reply = post_token_request(
+        &backend,
+        inner.token_retry(),
+        token_body,
+        checked.encoded_context.as_deref(),
+    )
+    .await?;
     let token = parse_token_response(&reply.body)?;
     let injection = plan_injection(&token)?;
 

@@ -371,3 +371,133 @@ async fn provider_insufficient_scope_reports_mismatch() {
         &expected[3],
     );
 }
+
+#[tokio::test]
+async fn sign_in_session_poll_and_verify() {
+    let expected = recorded("8_auth_session_poll_verify");
+    let backend = Recorder::answering(&[
+        (
+            "/sdk/auth/session",
+            Canned::json(
+                201,
+                r#"{"session_token":"as_test_token","auth_url":"https://auth.example/s/1","expires_in":600,"expires_at":"2023-11-14T22:23:20Z"}"#,
+            ),
+        ),
+        (
+            "/sdk/auth/poll",
+            Canned::json(
+                200,
+                r#"{"status":"completed","user_token":"eyJ.idp.jwt","user_info":{"sub":"user-1"}}"#,
+            ),
+        ),
+        (
+            "/sdk/auth/verify-token",
+            Canned::json(200, r#"{"sub":"user-1"}"#),
+        ),
+    ]);
+    let provider = Recorder::answering(&[]);
+    let vault = vault(Vault::builder(APP_KEY), &backend, &provider);
+
+    let session = vault.create_auth_session().await.unwrap();
+    assert_eq!(session.session_token, "as_test_token");
+    assert_eq!(session.auth_url, "https://auth.example/s/1");
+    let user = vault
+        .poll_auth_session(&session.session_token)
+        .timeout(Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(user.user_token.expose_secret(), "eyJ.idp.jwt");
+    assert_eq!(user.user_info["sub"], "user-1");
+    let subject = vault.verify_user_token("eyJ.idp.jwt").await.unwrap();
+    assert_eq!(subject, "user-1");
+
+    let requests = backend.taken();
+    assert_eq!(requests.len(), 3);
+    for (actual, expected) in requests.iter().zip(&expected) {
+        assert_backend_request(actual, expected);
+    }
+    assert!(provider.taken().is_empty());
+}
+
+#[tokio::test]
+async fn scope_constraint_on_connect_session() {
+    let expected = recorded("5_scope_constraint");
+    let backend = Recorder::answering(&[(
+        "/sdk/oauth/connect/session",
+        Canned::json(
+            200,
+            r#"{"session_token":"cs_test_token","connect_url":"https://connect.example/s","expires_in":600,"expires_at":"2023-11-14T22:23:20Z"}"#,
+        ),
+    )]);
+    let provider = Recorder::answering(&[]);
+    let vault = vault(Vault::builder(APP_KEY), &backend, &provider);
+    let constrained = vault
+        .with_constraints(super::Constraints::scopes(["connect:write", "grants:read"]))
+        .unwrap();
+
+    constrained
+        .create_connect_session()
+        .allowed_providers(["google"])
+        .allowed_origin("https://app.example.com")
+        .required_scopes("google", ["https://www.googleapis.com/auth/gmail.readonly"])
+        .user_token("eyJhbGciOiJSUzI1NiJ9.payload.sig")
+        .send()
+        .await
+        .unwrap();
+
+    let requests = backend.taken();
+    assert_eq!(requests.len(), 1);
+    assert_backend_request(&requests[0], &expected[0]);
+    assert_eq!(
+        requests[0].headers()["X-Alter-Scope-Constraints"],
+        recorded_header(&expected[0], "X-Alter-Scope-Constraints").unwrap()
+    );
+    assert!(requests[0].headers().get("X-Alter-Request-Rule").is_none());
+}
+
+#[tokio::test]
+async fn request_rule_with_agent_caller() {
+    const AGENT_KEY: &str = "alter_ak_a2b3c4d5e6f7g2h3i4j5k6_nis3d2";
+    let expected = recorded("6_request_rule_agent_caller");
+    let backend = Recorder::answering(&[(
+        "/sdk/oauth/connect/session/poll",
+        Canned::json(200, r#"{"status":"pending"}"#),
+    )]);
+    let provider = Recorder::answering(&[]);
+    let vault = vault(
+        Vault::builder(AGENT_KEY).caller("email-assistant"),
+        &backend,
+        &provider,
+    );
+    let constrained = vault
+        .with_constraints(super::Constraints::rule(
+            "json_match",
+            serde_json::json!({"when": {"method": "POST"}, "effect": "deny"}),
+        ))
+        .unwrap();
+
+    constrained
+        .connect_session_status("cs_test_token")
+        .await
+        .unwrap();
+
+    let requests = backend.taken();
+    assert_eq!(requests.len(), 1);
+    assert_backend_request(&requests[0], &expected[0]);
+    assert_eq!(
+        requests[0].headers()["X-Alter-Request-Rule"],
+        recorded_header(&expected[0], "X-Alter-Request-Rule").unwrap()
+    );
+    assert!(
+        requests[0]
+            .headers()
+            .get("X-Alter-Scope-Constraints")
+            .is_none()
+    );
+
+    let nested = constrained.with_constraints(super::Constraints::scopes(["grants:read"]));
+    assert!(
+        matches!(nested, Err(Error::InvalidRequest(_))),
+        "{nested:?}"
+    );
+}

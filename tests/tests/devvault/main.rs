@@ -5,9 +5,13 @@
 mod bad_input;
 mod builder;
 mod concurrency;
+mod connect;
 mod flow;
 mod interop;
+mod limits;
 mod pages;
+mod proxy;
 mod signature;
+mod signin;
 mod support;
 mod vault_client;

@@ -382,7 +382,7 @@ async fn signed_unknown_endpoint_is_not_found() {
     let response = client
         .send(SignedRequest::new(
             Method::POST,
-            "/sdk/proxy",
+            "/sdk/agents/me",
             b"{}".to_vec(),
         ))
         .await;
@@ -390,7 +390,7 @@ async fn signed_unknown_endpoint_is_not_found() {
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
 
     let unsigned = reqwest::Client::new()
-        .post(format!("{}/sdk/proxy", dev.base_url()))
+        .post(format!("{}/sdk/agents/me", dev.base_url()))
         .send()
         .await
         .unwrap();

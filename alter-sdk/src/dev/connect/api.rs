@@ -112,7 +112,21 @@ pub(in crate::dev) async fn poll(
         return Ok(Json(json!({"status": "expired"})));
     }
     Ok(Json(match session.outcome {
-        Outcome::Pending => json!({"status": "pending"}),
+        Outcome::Pending if session.declined.is_empty() => json!({"status": "pending"}),
+        Outcome::Pending => {
+            let declined: Vec<Value> = session
+                .declined
+                .iter()
+                .map(|declined| {
+                    json!({
+                        "provider_id": declined.provider_id,
+                        "error_code": declined.error_code,
+                        "declined_at": rfc3339(declined.declined_at),
+                    })
+                })
+                .collect();
+            json!({"status": "pending", "declined_providers": declined})
+        }
         Outcome::Completed(grants) => json!({"status": "completed", "grants": grants}),
         Outcome::Failed { code, message } => json!({
             "status": "error",

@@ -41,6 +41,17 @@ pub(super) struct Session {
     /// Unix seconds.
     pub(super) expires_at: u64,
     pub(super) outcome: Outcome,
+    /// Providers the user declined while others remained to choose from, in order.
+    pub(super) declined: Vec<Declined>,
+}
+
+/// A provider the user declined at its consent screen.
+#[derive(Clone, Debug)]
+pub(super) struct Declined {
+    pub(super) provider_id: String,
+    pub(super) error_code: String,
+    /// Unix seconds.
+    pub(super) declined_at: u64,
 }
 
 impl Session {
@@ -97,6 +108,7 @@ impl ConnectSessions {
             page_id: random_token(),
             expires_at: now + wire::CONNECT_SESSION_LIFETIME.as_secs(),
             outcome: Outcome::Pending,
+            declined: Vec::new(),
         };
         let mut state = self.lock();
         state.sweep(now);
@@ -163,6 +175,31 @@ impl ConnectSessions {
                 outcome => *outcome = Outcome::Completed(vec![grant]),
             }
         }
+    }
+
+    /// Records that the user declined `provider_id` and returns whether every provider the
+    /// session offers is now declined.
+    pub(super) fn decline(&self, session_token: &str, provider_id: &str, error_code: &str) -> bool {
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get_mut(session_token) else {
+            return true;
+        };
+        if !session
+            .declined
+            .iter()
+            .any(|d| d.provider_id == provider_id)
+        {
+            session.declined.push(Declined {
+                provider_id: provider_id.to_owned(),
+                error_code: error_code.to_owned(),
+                declined_at: unix_now(),
+            });
+        }
+        session
+            .request
+            .providers
+            .iter()
+            .all(|offered| session.declined.iter().any(|d| &d.provider_id == offered))
     }
 
     /// Ends a pending session with an error; a session that already ended keeps its outcome.

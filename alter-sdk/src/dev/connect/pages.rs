@@ -221,9 +221,26 @@ fn provider_declined(
     description: Option<&str>,
 ) -> Response {
     let provider_id = &pending.provider_id;
-    // NOTE: a decline ends the whole session, even when the page offered other providers. The
-    // Python alter-sdk 0.29.0 documents that the hosted backend keeps such a session pending
-    // and lists the provider under `declined_providers`. DevVault never reports that state.
+    // Declining one of several offered providers keeps the session open for the others and
+    // lists the provider under `declined_providers`; declining the last one ends it.
+    if error == "access_denied"
+        && !state
+            .connect
+            .decline(&pending.session_token, provider_id, error)
+    {
+        tracing::info!(
+            target: "alter::dev::connect",
+            user = %session.request.user,
+            provider = %provider_id,
+            "the user declined one provider of a connect session"
+        );
+        return Page::new("Not connected")
+            .paragraph(&format!(
+                "You declined {provider_id}. You can choose another account to connect."
+            ))
+            .link_button(&format!("/connect/{}", session.page_id), "Choose another")
+            .render(StatusCode::OK);
+    }
     let (code, message) = if error == "access_denied" {
         (
             code::CONNECT_DENIED,

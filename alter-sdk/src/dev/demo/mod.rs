@@ -158,6 +158,16 @@ impl DemoProvider {
         }
     }
 
+    /// Revokes an access token and a refresh token, as a user does who disconnects the app at
+    /// the provider.
+    pub(super) fn revoke(&self, access_token: &str, refresh_token: Option<&str>) {
+        let mut state = self.lock();
+        state.access_tokens.remove(access_token);
+        if let Some(refresh_token) = refresh_token {
+            state.refresh_tokens.remove(refresh_token);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, DemoState> {
         self.state.lock().expect("demo provider lock poisoned")
     }

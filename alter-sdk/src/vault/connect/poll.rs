@@ -1,215 +1,23 @@
-//! Connect sessions: a hosted page where the end user authorizes providers.
-//!
-//! [`ConnectSessionBuilder`] creates a session and returns its URL; the app sends the user
-//! there. [`Vault::connect_session_status`] polls once, and [`WaitForConnect`] polls until the
-//! user finishes, declines, or the deadline passes.
+//! Polling a connect session: one poll's status, and [`WaitForConnect`], which polls until
+//! the user finishes, declines, or the deadline passes.
 
+use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::error::{BackendError, ConnectError, ConnectErrorKind, Error};
-use crate::identity::UserToken;
 use crate::protocol::json::to_ascii_vec;
 
-use super::Vault;
-use super::backend::Call;
+use super::super::Vault;
+use super::super::backend::Call;
 
-const CREATE_PATH: &str = "/sdk/oauth/connect/session";
 const POLL_PATH: &str = "/sdk/oauth/connect/session/poll";
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
-const MAX_LABEL_LEN: usize = 255;
-
-/// Builder for a connect session, created by [`Vault::create_connect_session`].
-#[derive(Debug)]
-#[must_use]
-pub struct ConnectSessionBuilder {
-    vault: Vault,
-    allowed_providers: Option<Vec<String>>,
-    required_scopes: Vec<(String, Vec<String>)>,
-    return_url: Option<String>,
-    allowed_origin: Option<String>,
-    ip_address: Option<String>,
-    user_agent: Option<String>,
-    label: Option<String>,
-    agent: Option<String>,
-    user_token: Option<UserToken>,
-}
-
-impl ConnectSessionBuilder {
-    pub(crate) fn new(vault: Vault) -> Self {
-        Self {
-            vault,
-            allowed_providers: None,
-            required_scopes: Vec::new(),
-            return_url: None,
-            allowed_origin: None,
-            ip_address: None,
-            user_agent: None,
-            label: None,
-            agent: None,
-            user_token: None,
-        }
-    }
-
-    /// Limits the page to these provider ids. Without it, every provider the app configured is
-    /// offered.
-    pub fn allowed_providers<I, S>(mut self, providers: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.allowed_providers = Some(providers.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Requires these scopes for `provider`.
-    pub fn required_scopes<I, S>(mut self, provider: impl Into<String>, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let scopes = scopes.into_iter().map(Into::into).collect();
-        self.required_scopes.push((provider.into(), scopes));
-        self
-    }
-
-    /// Sends the user to this URL when the flow ends.
-    pub fn return_url(mut self, url: impl Into<String>) -> Self {
-        self.return_url = Some(url.into());
-        self
-    }
-
-    /// Lets the page `postMessage` its result to this origin, for popup flows.
-    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
-        self.allowed_origin = Some(origin.into());
-        self
-    }
-
-    /// Records the end user's IP address and user agent with the session.
-    pub fn metadata(mut self, ip_address: Option<String>, user_agent: Option<String>) -> Self {
-        self.ip_address = ip_address;
-        self.user_agent = user_agent;
-        self
-    }
-
-    /// Stores the resulting grant under this label, so requests can choose it with
-    /// `.label(…)`. 1 to 255 characters.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
-    }
-
-    /// Delegates the resulting grant to this managed agent (UUID or name).
-    pub fn agent(mut self, agent: impl Into<String>) -> Self {
-        self.agent = Some(agent.into());
-        self
-    }
-
-    /// Creates the session for this user instead of the one in scope.
-    pub fn user_token(mut self, token: impl Into<UserToken>) -> Self {
-        self.user_token = Some(token.into());
-        self
-    }
-
-    /// Creates the session.
-    ///
-    /// # Errors
-    ///
-    /// Returns [`Error::InvalidRequest`] for invalid arguments, [`Error::MissingUserToken`]
-    /// when no user is in scope, the typed backend error for an error response, and
-    /// [`Error::MalformedResponse`] for a response that does not follow the protocol.
-    pub async fn send(self) -> Result<ConnectSession, Error> {
-        let body = self.encode()?;
-        let reply = self
-            .vault
-            .inner()
-            .backend()
-            .send_checked(Call::post_json(CREATE_PATH, body))
-            .await?;
-        parse_session(&reply.body)
-    }
-
-    fn encode(&self) -> Result<Vec<u8>, Error> {
-        if let Some(providers) = &self.allowed_providers {
-            if providers.is_empty() {
-                return Err(Error::invalid_request(
-                    "allowed providers is empty; leave it unset to offer every provider",
-                ));
-            }
-            if providers.iter().any(|p| p.trim().is_empty()) {
-                return Err(Error::invalid_request(
-                    "allowed providers contains a blank provider id",
-                ));
-            }
-        }
-        if let Some(label) = &self.label {
-            let length = label.chars().count();
-            if length == 0 || length > MAX_LABEL_LEN {
-                return Err(Error::invalid_request(format!(
-                    "the grant label must be 1 to {MAX_LABEL_LEN} characters, got {length}"
-                )));
-            }
-        }
-        if self.agent.as_deref().is_some_and(str::is_empty) {
-            return Err(Error::invalid_request("the agent must not be empty"));
-        }
-        let user_token = self.vault.resolve_user_token(self.user_token.as_ref())?;
-
-        let mut body = Map::new();
-        body.insert("allowed_providers".into(), json!(self.allowed_providers));
-        body.insert("return_url".into(), json!(self.return_url));
-        body.insert("allowed_origin".into(), json!(self.allowed_origin));
-        let mut metadata = Map::new();
-        if let Some(ip) = &self.ip_address {
-            metadata.insert("ip_address".into(), json!(ip));
-        }
-        if let Some(agent) = &self.user_agent {
-            metadata.insert("user_agent".into(), json!(agent));
-        }
-        let metadata = if metadata.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(metadata)
-        };
-        body.insert("metadata".into(), metadata);
-        if !self.required_scopes.is_empty() {
-            let scopes: Map<String, Value> = self
-                .required_scopes
-                .iter()
-                .map(|(provider, scopes)| (provider.clone(), json!(scopes)))
-                .collect();
-            body.insert("required_scopes".into(), Value::Object(scopes));
-        }
-        if let Some(label) = &self.label {
-            body.insert("requested_grant".into(), json!({ "label": label }));
-        }
-        if let Some(agent) = &self.agent {
-            body.insert("agent".into(), json!(agent));
-        }
-        if let Some(token) = user_token {
-            body.insert("user_token".into(), json!(token.expose_secret()));
-        }
-        to_ascii_vec(&body).map_err(|e| Error::invalid_request(format!("failed to encode: {e}")))
-    }
-}
-
-/// A created connect session.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectSession {
-    /// The URL to send the user to.
-    pub connect_url: String,
-    /// The token that identifies the session when polling it.
-    pub session_token: String,
-    /// How long the session stays valid.
-    pub expires_in: Duration,
-    /// When the session expires, as an RFC 3339 timestamp.
-    pub expires_at: String,
-}
 
 /// One poll's view of a connect session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,6 +53,34 @@ pub struct ConnectedGrant {
     pub api_base_url: Option<String>,
     /// Whether the grant is new (`creation`) or was re-authorized (`reauth`).
     pub operation: String,
+    /// The lifetime policy applied to the grant, when the session set one.
+    pub grant_policy: Option<GrantPolicyInfo>,
+    /// The delegation to a managed agent, when the session named one.
+    pub delegation: Option<Delegation>,
+}
+
+/// The lifetime policy applied to a connected grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantPolicyInfo {
+    /// When the grant expires, as an RFC 3339 timestamp.
+    pub expires_at: Option<String>,
+    /// Who set the policy.
+    pub created_by: Option<String>,
+    /// When the policy was set.
+    pub created_at: Option<String>,
+}
+
+/// The delegation of a connected grant to a managed agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delegation {
+    /// The agent's id.
+    pub agent_id: String,
+    /// Whether the agent may delegate the grant further.
+    pub delegable: bool,
+    /// Whether a policy refused the delegation, leaving the grant undelegated.
+    pub policy_refused: bool,
 }
 
 /// A provider the user declined during a connect session.
@@ -255,6 +91,8 @@ pub struct DeclinedProvider {
     pub provider_id: String,
     /// Why, e.g. `access_denied`.
     pub error_code: String,
+    /// When the user declined, as an RFC 3339 timestamp.
+    pub declined_at: Option<String>,
 }
 
 /// A provider whose grant could not be stored.
@@ -269,17 +107,31 @@ pub struct FailedGrant {
     pub message: String,
 }
 
+/// A callback told about each provider the user declines.
+type DeclinedCallback = Arc<dyn Fn(&DeclinedProvider) + Send + Sync>;
+
 /// Polls a connect session until it ends; created by [`Vault::wait_for_connect_session`].
 ///
 /// Await it directly. It polls, then sleeps the poll interval, until the session completes or
 /// fails or the timeout elapses. A rate-limited poll waits at least the `Retry-After` delay.
-#[derive(Debug)]
+/// Every other error ends the wait.
 #[must_use = "await it to poll the session"]
 pub struct WaitForConnect {
     vault: Vault,
     session_token: String,
     timeout: Duration,
     poll_interval: Duration,
+    on_declined: Option<DeclinedCallback>,
+}
+
+impl fmt::Debug for WaitForConnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForConnect")
+            .field("timeout", &self.timeout)
+            .field("poll_interval", &self.poll_interval)
+            .field("on_declined", &self.on_declined.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WaitForConnect {
@@ -289,7 +141,18 @@ impl WaitForConnect {
             session_token,
             timeout: DEFAULT_WAIT_TIMEOUT,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            on_declined: None,
         }
+    }
+
+    /// Calls `callback` once for each provider the user declines while the session stays
+    /// open for the others.
+    pub fn on_declined(
+        mut self,
+        callback: impl Fn(&DeclinedProvider) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_declined = Some(Arc::new(callback));
+        self
     }
 
     /// Sets how long to wait in total. Defaults to 300 seconds.
@@ -307,21 +170,30 @@ impl WaitForConnect {
     async fn run(self) -> Result<Vec<ConnectedGrant>, Error> {
         let deadline = Instant::now() + self.timeout;
         let mut seen_pending = false;
+        let mut declined: Vec<String> = Vec::new();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             // The deadline also bounds each poll, so a backend that does not respond cannot hold
             // the wait for the vault's longer request timeout.
             let poll = poll_once(&self.vault, &self.session_token);
             let Ok(polled) = tokio::time::timeout(remaining, poll).await else {
-                return Err(connect_timeout(
-                    "poll_deadline_elapsed",
-                    "the backend did not answer the last poll before the deadline",
-                ));
+                return Err(deadline_elapsed(&declined));
             };
             let pause = match polled {
                 Ok(ConnectStatus::Completed { grants, .. }) => return Ok(grants),
-                Ok(ConnectStatus::Pending { .. }) => {
+                Ok(ConnectStatus::Pending {
+                    declined: newly_declined,
+                }) => {
                     seen_pending = true;
+                    for provider in newly_declined {
+                        if declined.contains(&provider.provider_id) {
+                            continue;
+                        }
+                        declined.push(provider.provider_id.clone());
+                        if let Some(callback) = &self.on_declined {
+                            callback(&provider);
+                        }
+                    }
                     self.poll_interval
                 }
                 Err(Error::RateLimited(limit)) => {
@@ -348,14 +220,24 @@ impl WaitForConnect {
                 Err(error) => return Err(error),
             };
             if remaining.is_zero() {
-                return Err(connect_timeout(
-                    "poll_deadline_elapsed",
-                    "the user did not finish before the deadline",
-                ));
+                return Err(deadline_elapsed(&declined));
             }
             tokio::time::sleep(pause.min(remaining)).await;
         }
     }
+}
+
+/// The error for a wait whose deadline passed, naming the providers the user declined.
+fn deadline_elapsed(declined: &[String]) -> Error {
+    let message = if declined.is_empty() {
+        "the user did not finish before the deadline".to_owned()
+    } else {
+        format!(
+            "the user did not finish before the deadline and declined {}",
+            declined.join(", ")
+        )
+    };
+    connect_timeout("poll_deadline_elapsed", &message)
 }
 
 impl IntoFuture for WaitForConnect {
@@ -379,33 +261,6 @@ pub(crate) async fn poll_once(vault: &Vault, session_token: &str) -> Result<Conn
         .send_checked(Call::post_json(POLL_PATH, body))
         .await?;
     parse_status(&reply.body)
-}
-
-fn parse_session(body: &[u8]) -> Result<ConnectSession, Error> {
-    let malformed = |reason: &str| Error::malformed(CREATE_PATH, reason);
-    let value: Value =
-        serde_json::from_slice(body).map_err(|_| malformed("the body is not JSON"))?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| malformed("the body is not a JSON object"))?;
-    let text = |key: &str| {
-        object
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| malformed(&format!("`{key}` must be a non-empty string")))
-    };
-    let expires_in = object
-        .get("expires_in")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| malformed("`expires_in` must be an integer of at least 0"))?;
-    Ok(ConnectSession {
-        session_token: text("session_token")?,
-        connect_url: text("connect_url")?,
-        expires_at: text("expires_at")?,
-        expires_in: Duration::from_secs(expires_in),
-    })
 }
 
 fn parse_status(body: &[u8]) -> Result<ConnectStatus, Error> {
@@ -446,6 +301,10 @@ fn parse_declined(value: Option<&Value>) -> Vec<DeclinedProvider> {
             Some(DeclinedProvider {
                 provider_id: entry.get("provider_id")?.as_str()?.to_owned(),
                 error_code: entry.get("error_code")?.as_str()?.to_owned(),
+                declined_at: entry
+                    .get("declined_at")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             })
         })
         .collect()
@@ -513,13 +372,53 @@ fn parse_grant(entry: &Value) -> Result<ConnectedGrant, String> {
         .unwrap_or_default();
     let api_base_url = text("api_base_url").filter(|url| is_bare_https_origin(url));
     let operation = text("operation").unwrap_or_else(|| "creation".into());
+    let grant_policy = match entry.get("grant_policy") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(policy)) => {
+            let field = |key: &str| policy.get(key).and_then(Value::as_str).map(str::to_owned);
+            Some(GrantPolicyInfo {
+                expires_at: field("expires_at"),
+                created_by: field("created_by"),
+                created_at: field("created_at"),
+            })
+        }
+        Some(_) => return Err("a grant's `grant_policy` must be an object".into()),
+    };
+    let delegation = match entry.get("delegation") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(parse_delegation(value)?),
+    };
     Ok(ConnectedGrant {
+        grant_policy,
+        delegation,
         grant_id,
         provider_id,
         account_identifier: text("account_identifier"),
         scopes,
         api_base_url,
         operation,
+    })
+}
+
+fn parse_delegation(value: &Value) -> Result<Delegation, String> {
+    let agent_id = value
+        .get("agent_id")
+        .and_then(Value::as_str)
+        .filter(|id| uuid::Uuid::try_parse(id).is_ok())
+        .ok_or("a delegation's `agent_id` must be a UUID")?;
+    let delegable = value
+        .get("delegable")
+        .and_then(Value::as_bool)
+        .ok_or("a delegation's `delegable` must be a boolean")?;
+    let policy_refused = match value.get("policy_refused") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(refused)) => *refused,
+        Some(_) => return Err("a delegation's `policy_refused` must be a boolean".into()),
+    };
+    Ok(Delegation {
+        agent_id: agent_id.to_owned(),
+        delegable,
+        policy_refused,
     })
 }
 
@@ -599,34 +498,6 @@ fn is_bare_https_origin(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_session() {
-        let session = parse_session(
-            br#"{"session_token":"cs_1","connect_url":"https://c.example/s","expires_in":600,"expires_at":"2026-01-01T00:00:00Z","extra":1}"#,
-        )
-        .unwrap();
-        assert_eq!(session.session_token, "cs_1");
-        assert_eq!(session.expires_in, Duration::from_secs(600));
-    }
-
-    #[test]
-    fn session_shape_errors() {
-        let cases: [&[u8]; 5] = [
-            b"not json",
-            b"[]",
-            br#"{"session_token":"","connect_url":"u","expires_in":1,"expires_at":"t"}"#,
-            br#"{"session_token":"s","connect_url":"u","expires_in":1.5,"expires_at":"t"}"#,
-            br#"{"session_token":"s","connect_url":"u","expires_in":-1,"expires_at":"t"}"#,
-        ];
-        for body in cases {
-            assert!(
-                matches!(parse_session(body), Err(Error::MalformedResponse { .. })),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
-    }
 
     #[test]
     fn status_pending_with_declined() {
@@ -723,5 +594,66 @@ mod tests {
         assert!(!is_bare_https_origin("http://api.example.com"));
         assert!(!is_bare_https_origin("https://api.example.com/v1"));
         assert!(!is_bare_https_origin("https://api.example.com?x"));
+    }
+
+    #[test]
+    fn grant_policy_and_delegation_are_read() {
+        let status = parse_status(
+            br#"{"status":"completed","grants":[{"grant_id":"g","provider_id":"demo","operation":"reauth","grant_policy":{"expires_at":"2026-01-01T00:00:00Z","created_by":"app"},"delegation":{"agent_id":"0b7e5a52-3c1d-4e2f-9a8b-7c6d5e4f3a21","delegable":true}}]}"#,
+        )
+        .unwrap();
+        let ConnectStatus::Completed { grants, .. } = status else {
+            panic!("expected completed, got {status:?}");
+        };
+        let grant = &grants[0];
+        assert_eq!(grant.operation, "reauth");
+        let policy = grant.grant_policy.as_ref().unwrap();
+        assert_eq!(policy.created_by.as_deref(), Some("app"));
+        assert_eq!(policy.created_at, None);
+        let delegation = grant.delegation.as_ref().unwrap();
+        assert!(delegation.delegable);
+        assert!(!delegation.policy_refused);
+
+        for broken in [
+            r#"{"agent_id":"agent-1","delegable":true}"#,
+            r#"{"agent_id":"0b7e5a52-3c1d-4e2f-9a8b-7c6d5e4f3a21"}"#,
+            r#"{"agent_id":"0b7e5a52-3c1d-4e2f-9a8b-7c6d5e4f3a21","delegable":true,"policy_refused":1}"#,
+        ] {
+            let body = format!(
+                r#"{{"status":"completed","grants":[{{"grant_id":"g","provider_id":"p","delegation":{broken}}}]}}"#
+            );
+            assert!(
+                matches!(
+                    parse_status(body.as_bytes()),
+                    Err(Error::MalformedResponse { .. })
+                ),
+                "{broken}"
+            );
+        }
+    }
+
+    #[test]
+    fn declined_at_is_read() {
+        let status = parse_status(
+            br#"{"status":"pending","declined_providers":[{"provider_id":"demo","error_code":"access_denied","declined_at":"2026-01-01T00:00:00Z"},{"provider_id":3}]}"#,
+        )
+        .unwrap();
+        let ConnectStatus::Pending { declined } = status else {
+            panic!("expected pending");
+        };
+        assert_eq!(declined.len(), 1, "a malformed entry is skipped");
+        assert_eq!(
+            declined[0].declined_at.as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn parser_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = parse_status(&body);
+        }
     }
 }
