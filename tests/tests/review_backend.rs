@@ -1,7 +1,9 @@
-//! Review findings about the vault's backend client: how much of a response it reads.
+//! Review findings about the vault's backend client: how much of a response it reads and which
+//! base URL it sends requests to.
 
 use std::time::Duration;
 
+use alter::dev::DevVault;
 use alter::{Error, Method, Vault};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -104,4 +106,28 @@ async fn backend_error_body_is_cut_off_too() {
     let base_url = stalling_backend(head, one_chunk(OVERSIZED_BYTES)).await;
     let error = fetch_credential(&vault(&base_url)).await;
     assert_body_too_large(&error);
+}
+
+#[tokio::test]
+async fn base_url_is_used_as_validated() {
+    let dev = DevVault::builder().start().await.unwrap();
+    for spelled in [
+        format!("{}\n", dev.base_url()),
+        format!(" {}", dev.base_url()),
+        dev.base_url().replace("http://", "HTTP://"),
+        dev.base_url().replacen("127.0.0.1", "127.0.\t0.1", 1),
+    ] {
+        let vault = Vault::builder(dev.api_key().expose_secret())
+            .base_url(&spelled)
+            .build()
+            .unwrap_or_else(|error| panic!("{spelled:?}: {error}"));
+        assert_eq!(vault.base_url(), dev.base_url(), "{spelled:?}");
+        let session = vault
+            .create_connect_session()
+            .user_token(dev.user_token("alice"))
+            .send()
+            .await;
+        assert!(session.is_ok(), "{spelled:?}: {session:?}");
+    }
+    dev.shutdown().await;
 }
