@@ -2,3 +2,8 @@
 
 pub mod offline;
 pub mod server;
+
+/// The README, whose Rust example is compiled as a doctest so that it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct Readme;
