@@ -292,7 +292,8 @@ impl WaitForConnect {
         }
     }
 
-    /// Sets how long to wait in total. Defaults to 300 seconds.
+    /// Sets how long to wait in total. Defaults to 300 seconds; `Duration::MAX` waits without a
+    /// deadline.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -305,10 +306,13 @@ impl WaitForConnect {
     }
 
     async fn run(self) -> Result<Vec<ConnectedGrant>, Error> {
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too long to add to the clock, such as `Duration::MAX`, sets no deadline.
+        let deadline = Instant::now().checked_add(self.timeout);
         let mut seen_pending = false;
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             let pause = match poll_once(&self.vault, &self.session_token).await {
                 Ok(ConnectStatus::Completed { grants, .. }) => return Ok(grants),
                 Ok(ConnectStatus::Pending { .. }) => {
