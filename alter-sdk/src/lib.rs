@@ -1,7 +1,7 @@
 //! Rust SDK for Alter Vault.
 //!
 //! An application calls providers such as GitHub or Google on behalf of its signed-in users.
-//! The vault holds each user's OAuth grants, and [`Vault::request`] fetches the user's
+//! The vault stores each user's OAuth grants, and [`Vault::request`] fetches the user's
 //! credential, injects it into the provider request and records an audit row, so application
 //! code never handles a provider token.
 //!
