@@ -136,15 +136,23 @@ fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) 
             println!("   export TOKEN='{}'", dev.user_token("alice"));
         }
         None => {
-            println!("1. Use a signed-in user's bearer token from your identity provider:");
-            println!("   export TOKEN='<user token>'");
+            println!("1. Use a signed-in user's bearer token from your identity provider.");
+            println!("   With alter-dev as the backend, mint one for \"alice\":");
+            println!(
+                "   export TOKEN=\"$(curl -s -X POST {backend_url}/dev/users/alice/token | sed -E 's/.*\"user_token\":\"([^\"]*)\".*/\\1/')\""
+            );
         }
     }
     println!();
     println!("2. Create a connect session for the demo provider:");
     println!("   curl -s -H \"Authorization: Bearer $TOKEN\" {app_url}/connect");
     println!();
-    println!("3. Authorize the provider: open connect_url in a browser, or in one line:");
+    if dev.is_some() {
+        println!("3. Authorize the provider: open connect_url in a browser, or in one line:");
+    } else {
+        println!("3. Authorize the provider: open connect_url in a browser. When the consent page");
+        println!("   approves without a click (alter-dev --auto-approve), one line does it:");
+    }
     println!(
         "   curl -sL \"$(curl -s -H \"Authorization: Bearer $TOKEN\" {app_url}/connect | sed -E 's/.*\"connect_url\":\"([^\"]*)\".*/\\1/')\""
     );

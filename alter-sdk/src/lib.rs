@@ -45,6 +45,18 @@
 //! none fails with [`Error::MissingUserToken`]; it never falls back to the application's own
 //! authority unless the vault was built with [`VaultBuilder::app_scoped`].
 //!
+//! An application calls providers such as GitHub or Google on behalf of its signed-in users.
+//! The vault stores each user's OAuth grants, and [`Vault::request`] fetches the user's
+//! credential, injects it into the provider request and records an audit row, so application
+//! code never handles a provider token.
+//!
+//! - [`Vault`] is the client; build it once with [`Vault::builder`] and clone it freely.
+//! - The `axum` module has `AlterAxum`, the bearer extractors and `#[alter::handler]`, which
+//!   bind the vault to the user of each request.
+//! - The `dev` module has DevVault, a local backend with a demo OAuth provider, for development
+//!   and tests.
+//! - [`Error`] is every failure, with accessors that say how to recover.
+//!
 //! # Features
 //!
 //! | Name | Description | Default |

@@ -22,7 +22,14 @@ struct Quickstart {
 }
 
 impl Quickstart {
+    /// Starts the quickstart with its own in-process DevVault.
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the quickstart against the backend that `env` names, or its own DevVault when
+    /// `env` sets no `ALTER_API_KEY`.
+    fn start_with(env: &[(&str, String)]) -> Self {
         let binary = quickstart_binary();
         assert!(
             binary.exists(),
@@ -33,6 +40,8 @@ impl Quickstart {
             .args(["--bind", "127.0.0.1:0"])
             .env_remove("ALTER_API_KEY")
             .env_remove("ALTER_BASE_URL")
+            .env_remove("ALTER_DEMO_API_URL")
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -69,6 +78,16 @@ impl Quickstart {
             .trim_start_matches("export TOKEN='")
             .trim_end_matches('\'')
             .to_owned()
+    }
+
+    /// Runs the printed `export TOKEN=…` line in a shell and returns the token it sets.
+    fn token_from_export_line(&self) -> String {
+        let line = self
+            .output
+            .iter()
+            .find(|l| l.trim_start().starts_with("export TOKEN="))
+            .expect("a token line is printed");
+        shell(&format!("{}; printf %s \"$TOKEN\"", line.trim()), "")
     }
 
     /// Returns the printed command that follows the line starting with `step`.
@@ -168,6 +187,33 @@ fn printed_commands_work_verbatim() {
         status.success(),
         "the quickstart exits cleanly on Ctrl-C: {status}"
     );
+}
+
+#[test]
+fn printed_commands_work_against_alter_dev() {
+    require_tool("curl");
+    require_tool("sed");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dev = runtime
+        .block_on(alter::dev::DevVault::builder().auto_approve(true).start())
+        .expect("DevVault starts");
+    let mut quickstart = Quickstart::start_with(&[
+        ("ALTER_API_KEY", dev.api_key().expose_secret().to_owned()),
+        ("ALTER_BASE_URL", dev.base_url().to_owned()),
+        ("ALTER_DEMO_API_URL", dev.demo_api_url()),
+    ]);
+
+    let token = quickstart.token_from_export_line();
+    assert!(token.starts_with("eyJ"), "not a user token: {token:?}");
+    shell(&quickstart.command_after("2."), &token);
+    shell(&quickstart.command_after("3."), &token);
+    let chat = shell(&quickstart.command_after("4."), &token);
+    let profile: serde_json::Value = serde_json::from_str(&chat).unwrap();
+    assert_eq!(profile["user"], "alice", "{chat}");
+
+    let status = quickstart.interrupt();
+    assert!(status.success(), "the quickstart exits cleanly: {status}");
+    runtime.block_on(dev.shutdown());
 }
 
 #[test]

@@ -3,3 +3,8 @@
 pub mod offline;
 pub mod server;
 pub mod stand_in;
+
+/// The README, whose Rust example is compiled as a doctest so that it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct Readme;

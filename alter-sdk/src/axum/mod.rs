@@ -35,7 +35,12 @@
 //!     .route("/plain", get(plain))
 //!     .with_state(alter.clone());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-//! axum::serve(listener, app).await?;
+//! axum::serve(listener, app)
+//!     .with_graceful_shutdown(async {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!     })
+//!     .await?;
+//! // Sends every pending audit row once the server has stopped.
 //! alter.shutdown().await;
 //! # Ok(()) }
 //! ```

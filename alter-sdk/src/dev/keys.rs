@@ -1,6 +1,7 @@
 //! API keys minted by DevVault, each with its signing key and actor id.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
@@ -22,10 +23,17 @@ pub(super) struct KeyEntry {
     pub(super) actor_id: Uuid,
 }
 
-/// The keys this DevVault accepts.
-#[derive(Debug, Default)]
+/// The keys this DevVault accepts. `Debug` shows how many there are, never the keys.
+#[derive(Default)]
 pub(super) struct KeyRegistry {
     keys: RwLock<HashMap<Arc<str>, KeyEntry>>,
+}
+
+impl fmt::Debug for KeyRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.keys.read().map_or(0, |keys| keys.len());
+        f.debug_struct("KeyRegistry").field("keys", &count).finish()
+    }
 }
 
 impl KeyRegistry {
@@ -83,6 +91,15 @@ fn generate_key(key_type: KeyType) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_minted_keys() {
+        let registry = KeyRegistry::default();
+        let key = registry.mint(KeyType::Runtime);
+        let debug = format!("{registry:?}");
+        assert!(!debug.contains(key.expose_secret()), "{debug}");
+        assert_eq!(debug, "KeyRegistry { keys: 1 }");
+    }
 
     #[test]
     fn minted_keys_parse_with_their_type() {

@@ -124,6 +124,11 @@ fn validate(key: &str) -> Result<KeyType, &'static str> {
     if key.is_empty() {
         return Err("the key is empty");
     }
+    if key.trim() != key {
+        return Err(
+            "the key starts or ends with whitespace, such as a newline read from a file; remove it",
+        );
+    }
     if let Some(body) = key.strip_prefix(LEGACY_PREFIX) {
         let well_formed = body.len() == LEGACY_BODY_LEN
             && body
@@ -193,6 +198,23 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("checksum does not match"), "{message}");
         assert!(!message.contains("abcdefghijklmnopqrstuw"), "{message}");
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_named() {
+        for key in [
+            format!("{APP_KEY}\n"),
+            format!("{APP_KEY}\r\n"),
+            format!(" {APP_KEY}"),
+            format!("\t{APP_KEY}"),
+        ] {
+            let message = ApiKey::parse(&key).unwrap_err().to_string();
+            assert!(
+                message.contains("starts or ends with whitespace"),
+                "{key:?}: {message}"
+            );
+            assert!(!message.contains("abcdefghij"), "{message}");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The backend base URL and its validation.
 
+use std::borrow::Cow;
+
 use crate::error::Error;
 
 /// The hosted Alter backend.
@@ -19,23 +21,29 @@ impl BaseUrl {
     /// Validates a base URL.
     ///
     /// The URL must be `https`, or plain `http` on `localhost`, `127.0.0.1` or `[::1]`; it needs
-    /// a host and a valid port, and may not carry credentials, a query or a fragment. Trailing
-    /// slashes are removed. A path prefix is kept: requests then go to `<prefix>/sdk/…`, while
-    /// the signature covers only the `/sdk/…` part.
+    /// a host and a valid port, and may not carry credentials, a query or a fragment. A path
+    /// prefix is kept: requests then go to `<prefix>/sdk/…`, while the signature covers only the
+    /// `/sdk/…` part.
+    ///
+    /// The URL is kept in the form it was validated in, so requests go exactly where the checks
+    /// looked: parsed by the WHATWG URL rules (surrounding spaces and any tab or newline
+    /// dropped, scheme and host lower-cased, IPv4 shorthand expanded, `..` segments resolved),
+    /// with trailing slashes removed.
     ///
     /// # Errors
     ///
-    /// Returns [`Error::Config`] naming the rule that failed.
+    /// Returns [`Error::Config`] naming the rule that failed. The message never repeats a user
+    /// name or password written into the URL.
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let invalid = |rule: &str| Error::config(format!("invalid base URL `{raw}`: {rule}"));
+        let quoted = without_userinfo(raw);
+        let invalid = |rule: &str| Error::config(format!("invalid base URL `{quoted}`: {rule}"));
         if raw.is_empty() {
             return Err(invalid(
                 "it is empty; unset ALTER_BASE_URL to use the hosted backend",
             ));
         }
-        let trimmed = raw.trim_end_matches('/');
         let url =
-            url::Url::parse(trimmed).map_err(|e| invalid(&format!("must be a valid URL ({e})")))?;
+            url::Url::parse(raw).map_err(|e| invalid(&format!("must be a valid URL ({e})")))?;
         if !url.username().is_empty() || url.password().is_some() {
             // Never echo credentials back, so report without the raw value.
             return Err(Error::config(
@@ -60,12 +68,12 @@ impl BaseUrl {
             other => return Err(invalid(&format!("scheme `{other}` is not http or https"))),
         };
         Ok(Self {
-            url: trimmed.to_owned(),
+            url: url.as_str().trim_end_matches('/').to_owned(),
             plain_http,
         })
     }
 
-    /// Returns the URL as configured, without trailing slashes.
+    /// Returns the validated URL, without trailing slashes.
     pub fn as_str(&self) -> &str {
         &self.url
     }
@@ -78,6 +86,26 @@ impl BaseUrl {
     /// Joins an SDK path such as `/sdk/token` onto the base URL.
     pub fn join(&self, sdk_path: &str) -> String {
         format!("{}{sdk_path}", self.url)
+    }
+}
+
+/// Returns `raw` with anything before an `@` in its authority replaced by `***`, so that an
+/// error message never repeats a password.
+pub(crate) fn without_userinfo(raw: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = raw.find("://") else {
+        return Cow::Borrowed(raw);
+    };
+    let authority_start = scheme_end + "://".len();
+    let authority_end = raw[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |offset| authority_start + offset);
+    match raw[authority_start..authority_end].rfind('@') {
+        Some(at) => Cow::Owned(format!(
+            "{}***{}",
+            &raw[..authority_start],
+            &raw[authority_start + at..]
+        )),
+        None => Cow::Borrowed(raw),
     }
 }
 
@@ -129,6 +157,38 @@ mod tests {
             let message = BaseUrl::parse(raw).unwrap_err().to_string();
             assert!(message.contains(expected), "{raw}: {message}");
         }
+    }
+
+    #[test]
+    fn keeps_the_validated_form() {
+        for (raw, expected) in [
+            ("HTTP://LOCALHOST:8787/", "http://localhost:8787"),
+            (" http://127.0.0.1:8787\n", "http://127.0.0.1:8787"),
+            ("http://127.0.\t0.1:8787", "http://127.0.0.1:8787"),
+            ("http://127.1:8787", "http://127.0.0.1:8787"),
+            (
+                "https://Host.Example/a/../prefix/",
+                "https://host.example/prefix",
+            ),
+            (
+                "https://backend.alterauth.com",
+                "https://backend.alterauth.com",
+            ),
+        ] {
+            assert_eq!(BaseUrl::parse(raw).unwrap().as_str(), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn unparsable_url_hides_password() {
+        let message = BaseUrl::parse("https://user:hunter2@exa mple.com/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(
+            message.contains("`https://***@exa mple.com/x`"),
+            "{message}"
+        );
     }
 
     #[test]

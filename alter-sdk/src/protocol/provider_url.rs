@@ -2,7 +2,7 @@
 //! fetched.
 //!
 //! Path parameters fill `{name}` placeholders with percent-encoded values. The resulting URL
-//! must parse, name a host and use `https`. Plain `http` is allowed only for `localhost`,
+//! must parse, name a host, carry no user name or password, and use `https`. Plain `http` is allowed only for `localhost`,
 //! `127.0.0.1` and `[::1]`, so a credential never crosses the network unencrypted. The URL as
 //! sent may be at most 65,536 characters long.
 
@@ -10,6 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::{Host, Url};
 
 use crate::error::Error;
+use crate::protocol::base_url::without_userinfo;
 
 /// The maximum length of a provider URL as sent, query included, in characters.
 pub const MAX_URL_CHARS: usize = 65_536;
@@ -85,14 +86,19 @@ pub fn apply_path_params(url: &str, params: &[(String, String)]) -> Result<Strin
 
 /// Parses and checks a provider URL.
 ///
-/// The URL must parse, have a host and be at most [`MAX_URL_CHARS`] characters once
-/// percent-encoded. The scheme must be `https`, or `http` with the host `localhost`,
-/// `127.0.0.1` or `[::1]`.
+/// The URL must parse, have a host, carry no user name or password, and be at most
+/// [`MAX_URL_CHARS`] characters once percent-encoded. The scheme must be `https`, or `http`
+/// with the host `localhost`, `127.0.0.1` or `[::1]`.
+///
+/// A user name or password is rejected because the URL is sent to the backend and recorded in
+/// the audit row, and because the vault, not the URL, supplies the credential. The Python SDK
+/// (alter-sdk 0.29.0) accepts one.
 ///
 /// # Errors
 ///
 /// Returns [`Error::InvalidRequest`] naming the rule that failed. For an `http` URL with any
-/// other host, the message names the host and tells the caller to use https.
+/// other host, the message names the host and tells the caller to use https. No message
+/// repeats a user name or password.
 pub fn validate_provider_url(url: &str) -> Result<Url, Error> {
     // This check skips parsing a huge string. Percent-encoding can make the URL longer, so the
     // parsed form is checked again below.
@@ -109,6 +115,12 @@ pub fn validate_provider_url(url: &str) -> Result<Url, Error> {
             quote_url(url)
         )));
     };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::invalid_request(
+            "the provider URL contains a user name or password: remove it, because the vault \
+             injects the credential and the URL is recorded in the audit log",
+        ));
+    }
     match parsed.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
@@ -190,9 +202,11 @@ fn find_placeholder(url: &str) -> Option<&str> {
     None
 }
 
-/// Quotes the URL without its query, which may carry a secret, cut to a readable length.
+/// Quotes the URL without its query and user information, which may carry a secret, cut to a
+/// readable length.
 fn quote_url(url: &str) -> String {
     let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    let without_query = without_userinfo(without_query);
     if without_query.chars().count() <= MAX_QUOTED_URL_CHARS {
         format!("`{without_query}`")
     } else {
@@ -390,6 +404,29 @@ mod tests {
     fn parse_error_hides_query() {
         let text = message(validate_provider_url("https://exa mple.com/?key=SECRET").unwrap_err());
         assert!(!text.contains("SECRET"), "{text}");
+    }
+
+    #[test]
+    fn rejects_userinfo() {
+        for url in [
+            "https://user:hunter2@api.example.com/v1",
+            "https://hunter2@api.example.com/v1",
+            "https://:hunter2@api.example.com/v1",
+            "https://api.example.com@evil.example/v1",
+            "http://hunter2@localhost:8080/v1",
+        ] {
+            let text = message(validate_provider_url(url).unwrap_err());
+            assert!(text.contains("user name or password"), "{url}: {text}");
+            assert!(!text.contains("hunter2"), "{url}: {text}");
+        }
+    }
+
+    #[test]
+    fn parse_error_hides_userinfo() {
+        let text =
+            message(validate_provider_url("https://user:hunter2@exa mple.com/").unwrap_err());
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("`https://***@exa mple.com/`"), "{text}");
     }
 
     #[test]

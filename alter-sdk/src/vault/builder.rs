@@ -22,6 +22,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 const MAX_CALLER_LEN: usize = 255;
 
+/// The maximum size of a backend response body, in bytes. The largest protocol responses (a token
+/// response with every additional credential, a connect poll listing grants) stay far below
+/// 1 MiB, so this only stops a broken or hostile backend from filling memory.
+const MAX_BACKEND_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Builder for [`Vault`], created by [`Vault::builder`].
 ///
 /// Every setter takes and returns the builder; [`VaultBuilder::build`] validates everything at
@@ -197,8 +202,12 @@ impl VaultBuilder {
 
         let client_error =
             |e: reqwest::Error| Error::config(format!("failed to build an HTTP client: {e}"));
-        let backend_transport = ReqwestTransport::new(self.timeout).map_err(client_error)?;
-        let provider_transport = ReqwestTransport::new(self.timeout).map_err(client_error)?;
+        let backend_transport = ReqwestTransport::new(self.timeout, Some(MAX_BACKEND_BODY_BYTES))
+            .map_err(client_error)?;
+        // NOTE: provider bodies are read whole at any length, because `Response` hands the
+        // caller the buffered body. A provider that sends gigabytes fills memory until the
+        // timeout ends the read.
+        let provider_transport = ReqwestTransport::new(self.timeout, None).map_err(client_error)?;
         let backend = Backend::new(
             Arc::new(backend_transport),
             api_key,

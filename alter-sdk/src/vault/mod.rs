@@ -259,7 +259,8 @@ impl Vault {
         connect::poll_once(self, session_token).await
     }
 
-    /// Polls a connect session until it completes, fails, or `timeout`-style options elapse.
+    /// Polls a connect session until it completes or fails, or until the wait's
+    /// [`timeout`](WaitForConnect::timeout) (300 seconds unless set) elapses.
     pub fn wait_for_connect_session(&self, session_token: impl Into<String>) -> WaitForConnect {
         WaitForConnect::new(self.clone(), session_token.into())
     }

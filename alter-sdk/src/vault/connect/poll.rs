@@ -155,7 +155,8 @@ impl WaitForConnect {
         self
     }
 
-    /// Sets how long to wait in total. Defaults to 300 seconds.
+    /// Sets how long to wait in total. Defaults to 300 seconds; `Duration::MAX` waits without a
+    /// deadline.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -168,11 +169,14 @@ impl WaitForConnect {
     }
 
     async fn run(self) -> Result<Vec<ConnectedGrant>, Error> {
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too long to add to the clock, such as `Duration::MAX`, sets no deadline.
+        let deadline = Instant::now().checked_add(self.timeout);
         let mut seen_pending = false;
         let mut declined: Vec<String> = Vec::new();
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             // The deadline also bounds each poll, so a backend that does not respond cannot hold
             // the wait for the vault's longer request timeout.
             let poll = poll_once(&self.vault, &self.session_token);
