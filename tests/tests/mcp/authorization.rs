@@ -10,7 +10,9 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt as _, ErrorData, RoleClient, ServiceError};
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt as _, ErrorData, RoleClient, ServiceError,
+};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -39,7 +41,10 @@ async fn connect_modern<C: ClientHandler>(
 /// Asserts a successful `whoami`-style result for `user`.
 fn assert_served_as(result: &CallToolResult, user: &str) {
     assert_eq!(result.is_error, Some(false), "{result:?}");
-    let structured = result.structured_content.as_ref().expect("structured content");
+    let structured = result
+        .structured_content
+        .as_ref()
+        .expect("structured content");
     assert_eq!(structured["user"], user, "{structured}");
 }
 
@@ -55,9 +60,17 @@ fn assert_connect_url(harness: &Harness, url: &str) {
 #[tokio::test]
 async fn url_elicitation_error_on_2025_11_25() {
     let harness = Harness::start(Duration::from_secs(30)).await;
-    let client = connect_client(&harness.mcp_url(), &harness.token("ann"), url_elicitation_client()).await;
+    let client = connect_client(
+        &harness.mcp_url(),
+        &harness.token("ann"),
+        url_elicitation_client(),
+    )
+    .await;
 
-    let error = client.call_tool(call("whoami", Value::Null)).await.unwrap_err();
+    let error = client
+        .call_tool(call("whoami", Value::Null))
+        .await
+        .unwrap_err();
     let ServiceError::McpError(error) = error else {
         panic!("expected a JSON-RPC error, got {error:?}");
     };
@@ -67,7 +80,11 @@ async fn url_elicitation_error_on_2025_11_25() {
     let elicitations = data["elicitations"].as_array().unwrap();
     assert_eq!(elicitations.len(), 1, "{data}");
     assert_eq!(elicitations[0]["mode"], "url");
-    assert!(elicitations[0]["elicitationId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        elicitations[0]["elicitationId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
     let url = elicitations[0]["url"].as_str().unwrap();
     assert_connect_url(&harness, url);
 
@@ -82,9 +99,17 @@ async fn url_elicitation_error_on_2025_11_25() {
 #[tokio::test]
 async fn input_required_on_2026_07_28() {
     let harness = Harness::start(Duration::from_secs(30)).await;
-    let client = connect_modern(&harness.mcp_url(), &harness.token("ben"), client_config(true)).await;
+    let client = connect_modern(
+        &harness.mcp_url(),
+        &harness.token("ben"),
+        client_config(true),
+    )
+    .await;
 
-    let response = client.call_tool_once(call("whoami", Value::Null)).await.unwrap();
+    let response = client
+        .call_tool_once(call("whoami", Value::Null))
+        .await
+        .unwrap();
     let CallToolResponse::InputRequired(required) = response else {
         panic!("expected an input_required result, got {response:?}");
     };
@@ -93,8 +118,7 @@ async fn input_required_on_2026_07_28() {
     let InputRequest::Elicitation(elicitation) = &requests["alter_connect"] else {
         panic!("expected an elicitation, got {requests:?}");
     };
-    let ElicitRequestParams::UrlElicitationParams { url, message, .. } = &elicitation.params
-    else {
+    let ElicitRequestParams::UrlElicitationParams { url, message, .. } = &elicitation.params else {
         panic!("expected a URL-mode elicitation, got {elicitation:?}");
     };
     assert_eq!(message, "Connect your demo account to continue.");
@@ -155,7 +179,10 @@ async fn error_result_for_other_clients() {
         let result = client.call_tool(call("whoami", Value::Null)).await.unwrap();
         assert_eq!(result.is_error, Some(true), "{result:?}");
         let structured = result.structured_content.clone().unwrap();
-        assert_eq!(structured["error"], "authorization_required", "{structured}");
+        assert_eq!(
+            structured["error"], "authorization_required",
+            "{structured}"
+        );
         assert_eq!(structured["provider"], "demo", "{structured}");
         let url = structured["connect_url"].as_str().unwrap().to_owned();
         assert_connect_url(&harness, &url);
@@ -172,15 +199,26 @@ async fn error_result_for_other_clients() {
 #[tokio::test]
 async fn modern_client_without_url_elicitation_gets_error_result() {
     let harness = Harness::start(Duration::from_secs(30)).await;
-    let client = connect_modern(&harness.mcp_url(), &harness.token("cid"), client_config(false)).await;
+    let client = connect_modern(
+        &harness.mcp_url(),
+        &harness.token("cid"),
+        client_config(false),
+    )
+    .await;
 
-    let response = client.call_tool_once(call("whoami", Value::Null)).await.unwrap();
+    let response = client
+        .call_tool_once(call("whoami", Value::Null))
+        .await
+        .unwrap();
     let CallToolResponse::Complete(result) = response else {
         panic!("expected a complete result, got {response:?}");
     };
     assert_eq!(result.is_error, Some(true), "{result:?}");
     let structured = result.structured_content.unwrap();
-    assert_eq!(structured["error"], "authorization_required", "{structured}");
+    assert_eq!(
+        structured["error"], "authorization_required",
+        "{structured}"
+    );
 
     client.cancel().await.unwrap();
     harness.stop().await;
@@ -198,14 +236,23 @@ async fn scope_reauth_requires_missing_scope() {
     let result = client.call_tool(post()).await.unwrap();
     assert_eq!(result.is_error, Some(true), "{result:?}");
     let structured = result.structured_content.clone().unwrap();
-    assert_eq!(structured["error"], "authorization_required", "{structured}");
+    assert_eq!(
+        structured["error"], "authorization_required",
+        "{structured}"
+    );
     assert!(text_of(&result).contains("messages.write"), "{result:?}");
     let url = structured["connect_url"].as_str().unwrap();
 
     follow_connect_url(url).await;
     let after = harness.dev.grant_for("sam", "demo").unwrap();
-    assert_eq!(after.id, before.id, "the connect flow re-authorizes the grant");
-    assert!(after.scopes.iter().any(|scope| scope == "messages.write"), "{after:?}");
+    assert_eq!(
+        after.id, before.id,
+        "the connect flow re-authorizes the grant"
+    );
+    assert!(
+        after.scopes.iter().any(|scope| scope == "messages.write"),
+        "{after:?}"
+    );
     let result = client.call_tool(post()).await.unwrap();
     assert_eq!(result.is_error, Some(false), "{result:?}");
     let posted = result.structured_content.unwrap();
@@ -222,9 +269,15 @@ async fn label_names_the_connected_grant() {
     harness.connect("lea", None).await;
     let client = connect_client(&harness.mcp_url(), &harness.token("lea"), plain_client()).await;
 
-    let result = client.call_tool(call("whoami_work", Value::Null)).await.unwrap();
+    let result = client
+        .call_tool(call("whoami_work", Value::Null))
+        .await
+        .unwrap();
     let structured = result.structured_content.clone().unwrap();
-    assert_eq!(structured["error"], "authorization_required", "{structured}");
+    assert_eq!(
+        structured["error"], "authorization_required",
+        "{structured}"
+    );
     follow_connect_url(structured["connect_url"].as_str().unwrap()).await;
 
     let labels: Vec<Option<String>> = harness
@@ -235,7 +288,10 @@ async fn label_names_the_connected_grant() {
         .map(|grant| grant.label)
         .collect();
     assert_eq!(labels, [None, Some("work".to_owned())]);
-    let result = client.call_tool(call("whoami_work", Value::Null)).await.unwrap();
+    let result = client
+        .call_tool(call("whoami_work", Value::Null))
+        .await
+        .unwrap();
     assert_served_as(&result, "lea");
 
     client.cancel().await.unwrap();
@@ -245,9 +301,17 @@ async fn label_names_the_connected_grant() {
 #[tokio::test]
 async fn failed_connect_session_gives_safe_message() {
     let harness = Harness::start(Duration::from_secs(30)).await;
-    let client = connect_client(&harness.mcp_url(), &harness.token("dan"), url_elicitation_client()).await;
+    let client = connect_client(
+        &harness.mcp_url(),
+        &harness.token("dan"),
+        url_elicitation_client(),
+    )
+    .await;
 
-    let result = client.call_tool(call("unconfigured", Value::Null)).await.unwrap();
+    let result = client
+        .call_tool(call("unconfigured", Value::Null))
+        .await
+        .unwrap();
     assert_eq!(result.is_error, Some(true), "{result:?}");
     let structured = result.structured_content.clone().unwrap();
     assert_eq!(
