@@ -2,6 +2,7 @@
 //! `#[alter::handler]` and `#[alter::tool]`.
 
 mod args;
+mod emit;
 mod handler;
 mod tool;
 mod tool_args;

@@ -6,6 +6,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Ident, ImplItemFn, PathArguments, ReturnType, Type};
 
+use crate::emit::{first_token_span, respan, with_errors};
 use crate::tool_args::ToolArgs;
 
 /// Expands `#[alter::tool(args)]` on `item`.
@@ -20,6 +21,7 @@ use crate::tool_args::ToolArgs;
 ///     output_schema = ::alter::__private::rmcp::…::schema_for_output::<S>())]
 /// async fn stars(&self, __alter_context: AlterContext, Parameters(q): Parameters<Q>)
 ///     -> Result<CallToolResponse, ErrorData> {
+///     ::alter::__private::mcp::assert_has_vault::<Self>();
 ///     let (__alter_call, __alter_context) = ::alter::__private::mcp::ToolCall::start(
 ///         __alter_context, "github", Some("work"), "stars");
 ///     __alter_call.finish::<Result<Json<S>, E>, _>(async move {
@@ -182,7 +184,13 @@ fn rewrite(mut function: ImplItemFn, context_index: usize, args: &ToolArgs) -> T
         .map_or_else(|| function.sig.ident.to_string(), syn::LitStr::value);
     let stmts = &function.block.stmts;
     let finish = quote_spanned!(output_span=> #call.finish::<#output, _>);
+    // Spanned on the parameter, so a server without a vault is reported there.
+    let krate_at_type = respan(quote!(#krate), ty.span());
+    let assert_has_vault = quote_spanned!(ty.span()=>
+        #krate_at_type::__private::mcp::assert_has_vault::<Self>();
+    );
     function.block = syn::parse_quote!({
+        #assert_has_vault
         let (#call, #context) = #krate::__private::mcp::ToolCall::start(
             #context,
             #provider,
@@ -266,19 +274,6 @@ fn contains_impl_trait(ty: &Type) -> bool {
         })
     }
     scan(ty.to_token_stream())
-}
-
-/// Emits `item`, followed by every error as a `compile_error!`.
-fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
-    let errors = errors.iter().map(syn::Error::to_compile_error);
-    quote!(#item #(#errors)*)
-}
-
-fn first_token_span(item: &TokenStream) -> Span {
-    item.clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |token| token.span())
 }
 
 #[cfg(test)]

@@ -57,6 +57,6 @@ pub mod __private {
     /// The runtime of `#[alter::tool]`.
     #[cfg(feature = "mcp")]
     pub mod mcp {
-        pub use crate::mcp::tool_call::ToolCall;
+        pub use crate::mcp::tool_call::{ToolCall, assert_has_vault};
     }
 }

@@ -15,7 +15,7 @@ use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::json;
 
 use super::authorization;
-use super::context::AlterContext;
+use super::context::{AlterContext, HasVault};
 use super::tool_error::authorization_needed;
 use crate::audit_context;
 use crate::identity;
@@ -89,6 +89,10 @@ impl ToolCall {
         result
     }
 }
+
+/// Compiles only for a server type that implements [`HasVault`], so that a server without a
+/// vault gets that trait's explanation instead of an error about rmcp's tool routes.
+pub fn assert_has_vault<S: HasVault + ?Sized>() {}
 
 /// Sets `tool` in `base`, moving a different tool already there to `parent_tool`.
 fn tool_audit_context(mut base: AuditContext, tool: &str) -> AuditContext {
