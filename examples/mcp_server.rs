@@ -9,7 +9,7 @@
 //! Over HTTP, without `ALTER_API_KEY`, it starts DevVault in process with consent pages that
 //! approve without a click. With `ALTER_API_KEY` set (and `ALTER_BASE_URL` when the backend is
 //! not the hosted one) it runs against that backend and calls the API at
-//! `ALTER_DEMO_API_URL`; `alter-dev` prints all three.
+//! `ALTER_DEMO_API_URL`. `alter-dev` prints all three.
 //!
 //! Over stdio the server needs those three, and `ALTER_USER_TOKEN`: every tool call acts for
 //! that user. Logs go to stderr, because stdout carries the protocol.

@@ -158,9 +158,9 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// The `AlterContext` parameter is recognised by its type, `AlterContext` or any path ending
-/// in `AlterContext`; it never appears in the tool's input schema, which comes from
-/// `Parameters<T>` as in rmcp. The return type is anything rmcp accepts from a tool; a return
-/// type spelled `Json<T>` or `Result<Json<T>, E>` keeps its output schema.
+/// in `AlterContext`. It never appears in the tool's input schema, which comes from
+/// `Parameters<T>` as in rmcp. The return type is anything rmcp accepts from a tool, and a
+/// return type spelled `Json<T>` or `Result<Json<T>, E>` keeps its output schema.
 ///
 /// When the body returns an `alter::Error` that a connect session fixes (the user has not
 /// connected the provider, or must authorize more scopes), the tool answers with a connect

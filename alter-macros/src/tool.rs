@@ -1,5 +1,6 @@
 //! `#[alter::tool]`: registers an MCP tool with rmcp and runs its body for the user who made
-//! the call, with the tool's provider, audit context and connect-URL answers.
+//! the call, with the tool's provider and audit context, and a connect URL in the response
+//! when the user has not connected the provider.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -264,7 +265,7 @@ fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {
     }
 }
 
-/// Whether `ty` mentions `impl Trait`, which cannot be named as a type argument.
+/// Returns whether `ty` mentions `impl Trait`, which cannot be named as a type argument.
 fn contains_impl_trait(ty: &Type) -> bool {
     fn scan(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {

@@ -21,7 +21,7 @@ const RMCP_ARGUMENTS: &[&str] = &[
     "meta",
     "local",
 ];
-/// The longest grant label a connect session accepts, in characters.
+/// The maximum length of a grant label that a connect session accepts, in characters.
 const MAX_LABEL_CHARS: usize = 255;
 
 /// The arguments of `#[alter::tool]`.

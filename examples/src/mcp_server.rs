@@ -1,8 +1,9 @@
 //! The MCP example: two tools that call the demo provider's API for the user who made the call.
 //!
 //! - `whoami` returns the demo account the user connected.
-//! - `post_message` posts a message as that account; it needs the `messages.write` scope,
-//!   which the default connection lacks, so the first call asks the user to authorize again.
+//! - `post_message` posts a message as that account. It needs the `messages.write` scope,
+//!   which the default connection lacks, so the first call returns a connect URL where the
+//!   user authorizes the provider again.
 //!
 //! [`router`] serves them over streamable HTTP at `/mcp`, statelessly and with plain JSON
 //! answers so that a single `curl` can call a tool.
@@ -121,7 +122,7 @@ impl ServerHandler for DemoTools {}
 /// NOTE: until an MCP authorization server issues tokens for this server, the layer only
 /// requires a well-formed `Authorization: Bearer` header (DevVault user tokens in the
 /// example). The vault backend checks the token on every provider call, so a forged token
-/// reaches no credential; the tool answers `invalid_token`.
+/// reaches no credential, and the tool returns the `invalid_token` error.
 pub fn router(tools: DemoTools) -> Router {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)

@@ -1,9 +1,9 @@
-//! Answering a tool call that needs the user to connect a provider first.
+//! Responses to a tool call that needs the user to connect a provider first.
 //!
-//! The tool creates a connect session for the call's user and answers in the shape the client
+//! The tool creates a connect session for the call's user and responds in the shape the client
 //! understands:
 //!
-//! | client | answer |
+//! | client | response |
 //! |---|---|
 //! | protocol `2026-07-28` or later, declared `elicitation.url` | an `input_required` result with one URL-mode `elicitation/create` request |
 //! | protocol `2025-11-25`, declared `elicitation.url` | the JSON-RPC error `-32042` with one URL-mode elicitation |
@@ -32,7 +32,7 @@ const URL_ELICITATION_REQUIRED: ErrorCode = ErrorCode(-32042);
 /// The key of the connect request in an `input_required` result's `inputRequests`.
 const CONNECT_INPUT_KEY: &str = "alter_connect";
 
-/// What the client of a call declared, as far as the answer shape depends on it.
+/// What the client of a call declared, as far as the response shape depends on it.
 #[derive(Clone, Debug)]
 pub(crate) struct ClientProfile {
     protocol_version: Option<ProtocolVersion>,
@@ -88,7 +88,7 @@ pub(crate) struct AuthorizationNeeded {
     pub(crate) missing_scopes: Vec<String>,
 }
 
-/// Creates a connect session for the call's user and answers in the client's shape.
+/// Creates a connect session for the call's user and responds in the client's shape.
 pub(crate) async fn respond(
     context: &AlterContext,
     needed: AuthorizationNeeded,
@@ -121,7 +121,7 @@ pub(crate) async fn respond(
         target: "alter::mcp",
         provider = %needed.provider,
         shape = ?context.client().shape(),
-        "answering a tool call that needs authorization"
+        "responding to a tool call that needs authorization"
     );
 
     let message = connect_message(&needed);
@@ -144,8 +144,8 @@ fn connect_message(needed: &AuthorizationNeeded) -> String {
     }
 }
 
-/// A URL-mode elicitation with a fresh id. The id has no meaning beyond this answer, because
-/// the vault reports the end of the connect flow through the next tool call, not through
+/// Builds a URL-mode elicitation with a fresh id. The id has no meaning beyond this response,
+/// because the next tool call finds the new grant, so the server never sends
 /// `notifications/elicitation/complete`.
 ///
 /// NOTE: rmcp 3.11 serializes `elicitationId` for every protocol version, although

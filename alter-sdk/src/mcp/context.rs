@@ -16,7 +16,8 @@ use crate::identity::{self, UserToken};
 use crate::protocol::context::AuditContext;
 use crate::vault::{RequestBuilder, Vault};
 
-/// A server type that holds the application's vault, so that [`AlterContext`] can find it.
+/// A server type that gives its tools the application's vault, through which
+/// [`AlterContext`] finds it.
 ///
 /// ```no_run
 /// use alter::Vault;
@@ -50,8 +51,8 @@ pub trait HasVault {
 /// of the tool, and the audit context.
 ///
 /// Take it as a parameter of a tool. With [`#[alter::tool]`](crate::tool) it arrives with the
-/// attribute's provider and label set; in a plain rmcp `#[tool]` it is an extractor like
-/// `Parameters`, with no provider, and the server type must implement [`HasVault`].
+/// attribute's provider and label set. In a plain rmcp `#[tool]` it is an extractor like
+/// `Parameters`, with no provider. Either way the server type implements [`HasVault`].
 ///
 /// The user comes from the call itself, never from the MCP session or the server: over
 /// streamable HTTP from the HTTP request that carried the JSON-RPC call (a [`UserToken`] an

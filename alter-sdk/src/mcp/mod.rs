@@ -2,9 +2,9 @@
 //! the call.
 //!
 //! A tool takes an [`AlterContext`] and is marked with [`#[alter::tool]`](crate::tool) in
-//! place of rmcp's `#[tool]`. The context is the vault bound to the user of that one call;
-//! `ctx.request(…)` fetches the user's credential for the tool's provider, calls the provider
-//! and records the audit row with `{"tool": <name>}` as its context.
+//! place of rmcp's `#[tool]`. The context is the vault bound to the user of that one call.
+//! `ctx.request(…)` fetches the user's credential for the tool's provider and calls the
+//! provider, and the audit row records `{"tool": <name>}` as its context.
 //!
 //! ```no_run
 //! use alter::mcp::{AlterContext, HasVault};

@@ -2,7 +2,7 @@
 //!
 //! The macro turns the tool body into a future and hands it to [`ToolCall::finish`], which
 //! runs it in the user's identity scope and the tool's audit context, turns a panic into an
-//! error result, and answers an `authorization_required` error with a connect URL.
+//! error result, and responds to an `authorization_required` error with a connect URL.
 
 use std::any::Any;
 use std::future::Future;
@@ -49,7 +49,7 @@ impl ToolCall {
         (call, context)
     }
 
-    /// Runs the tool body and turns its output into the tool's answer.
+    /// Runs the tool body and turns its output into the tool's response.
     ///
     /// # Errors
     ///

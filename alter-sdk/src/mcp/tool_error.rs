@@ -8,7 +8,7 @@
 //!
 //! Every error that a connect session fixes has the code `authorization_required`, the
 //! provider, and the scopes the user must add as `missing_scopes` when the provider named them.
-//! `#[alter::tool]` recognises that object and answers with a connect URL.
+//! `#[alter::tool]` recognises that object and responds with a connect URL.
 
 use rmcp::ErrorData;
 use rmcp::handler::server::tool::IntoCallToolResult;
@@ -43,8 +43,8 @@ impl From<Error> for ErrorData {
     }
 }
 
-/// Reads the authorization a tool's answer asks for, when it is an error that carries the
-/// `authorization_required` object without a connect URL yet.
+/// Reads the provider and scopes the user must authorize from a tool's response, when it is an
+/// error that carries the `authorization_required` object without a connect URL yet.
 pub(crate) fn authorization_needed(
     answer: &Result<CallToolResponse, ErrorData>,
 ) -> Option<AuthorizationNeeded> {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The example binary cargo built beside this test: `target/<profile>/examples/<name>`.
+/// Returns the path of the example binary that cargo built beside this test:
+/// `target/<profile>/examples/<name>`.
 pub(crate) fn example_binary(name: &str) -> PathBuf {
     let test_binary = std::env::current_exe().expect("the test binary has a path");
     let profile_dir = test_binary

@@ -1,4 +1,4 @@
-//! A user without a grant calls a tool: the answer in each client's shape, the connect flow
+//! A user without a grant calls a tool: the response in each client's shape, the connect flow
 //! completed headlessly (DevVault approves without a click), and the same call succeeding.
 
 use std::time::Duration;

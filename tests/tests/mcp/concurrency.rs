@@ -16,7 +16,7 @@ const USERS: usize = 20;
 const CALLS_PER_SESSION: usize = 20;
 const SHARED_SESSIONS: usize = 2;
 const CALLS_PER_SHARED_SESSION: usize = 60;
-/// Calls in flight at once. Every call holds several sockets (client, server, backend,
+/// Calls in flight at once. Every call keeps several sockets open (client, server, backend,
 /// provider), so the cap keeps the test under a 1024 open-file limit.
 const IN_FLIGHT: usize = 64;
 
@@ -24,7 +24,7 @@ fn user(index: usize) -> String {
     format!("user-{index:02}")
 }
 
-/// The user a call id was made for: ids are `<user>.<suffix>`.
+/// Returns the user a call id was made for: ids are `<user>.<suffix>`.
 fn user_of(call_id: &str) -> &str {
     call_id.split_once('.').expect("call ids contain a dot").0
 }
@@ -41,7 +41,7 @@ async fn every_call_uses_the_callers_grant() {
     let tokens: Arc<Vec<String>> = Arc::new((0..USERS).map(|i| harness.token(&user(i))).collect());
     let gate = Arc::new(Semaphore::new(IN_FLIGHT));
 
-    // (call id, user the tool says it served)
+    // (call id, user the tool reports it served)
     let mut calls: JoinSet<Vec<(String, String)>> = JoinSet::new();
     for index in 0..USERS {
         let (url, tokens, gate) = (harness.mcp_url(), Arc::clone(&tokens), Arc::clone(&gate));

@@ -1,5 +1,5 @@
 //! The harness: DevVault, the MCP server over streamable HTTP on `127.0.0.1`, a provider that
-//! never answers, and the clients that call them.
+//! never responds, and the clients that call them.
 
 use std::time::Duration;
 
@@ -139,7 +139,7 @@ async fn session_layer(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// A provider that accepts connections and never answers.
+/// Starts a provider that accepts connections and never responds.
 async fn hanging_provider() -> (String, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hang", listener.local_addr().unwrap());
@@ -152,17 +152,17 @@ async fn hanging_provider() -> (String, JoinHandle<()>) {
     (url, task)
 }
 
-/// A client that declares URL-mode elicitation on protocol `2025-11-25`.
+/// Returns a client config that declares URL-mode elicitation on protocol `2025-11-25`.
 pub(crate) fn url_elicitation_client() -> ClientConfig {
     client_config(true).with_protocol_version(ProtocolVersion::V_2025_11_25)
 }
 
-/// A client that declares no elicitation, on protocol `2025-11-25`.
+/// Returns a client config that declares no elicitation, on protocol `2025-11-25`.
 pub(crate) fn plain_client() -> ClientConfig {
     client_config(false).with_protocol_version(ProtocolVersion::V_2025_11_25)
 }
 
-/// A client config with or without URL-mode elicitation.
+/// Returns a client config with or without URL-mode elicitation.
 pub(crate) fn client_config(url_elicitation: bool) -> ClientConfig {
     let mut capabilities = ClientCapabilities::default();
     if url_elicitation {

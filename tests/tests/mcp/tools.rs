@@ -1,5 +1,5 @@
 //! The MCP server under test: tools against DevVault's demo provider, written the way the
-//! `alter::mcp` documentation tells users to write them.
+//! `alter::mcp` documentation shows.
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub(crate) struct CallId {
     pub(crate) call: String,
 }
 
-/// The demo account that answered.
+/// The demo account whose credential the call used.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct Me {
     /// The DevVault user whose grant was used.
@@ -57,7 +57,7 @@ pub(crate) struct Tools {
 }
 
 impl Tools {
-    /// Builds the tools for `vault`; `slow` calls `hanging_url`, which never answers.
+    /// Builds the tools for `vault`; `slow` calls `hanging_url`, which never responds.
     pub(crate) fn new(vault: Vault, demo_api: &str, hanging_url: &str) -> Self {
         Self {
             vault,
@@ -196,7 +196,7 @@ impl Tools {
         panic!("the tool broke on purpose")
     }
 
-    /// Calls a provider URL that never answers.
+    /// Calls a provider URL that never responds.
     #[alter::tool(provider = "demo")]
     async fn slow(&self, ctx: AlterContext) -> Result<String, alter::Error> {
         ctx.request(Method::GET, self.hanging_url.as_ref())
