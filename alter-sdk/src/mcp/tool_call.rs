@@ -69,7 +69,7 @@ impl ToolCall {
             Ok(output) => output.into_call_tool_result(),
             Err(panic) => return Ok(self.panicked(panic.as_ref()).into()),
         };
-        match authorization_needed(&answer) {
+        match authorization_needed(&answer, self.context.provider()) {
             Some(needed) => authorization::respond(&self.context, needed).await,
             None => answer,
         }

@@ -7,7 +7,8 @@
 //! `?` on vault calls gets the JSON-RPC error `-32603` with the same object as `data`.
 //!
 //! Every error that a connect session fixes has the code `authorization_required`, the
-//! provider, and the scopes the user must add as `missing_scopes` when the provider named them.
+//! provider when the error names it, and the scopes the user must add as `missing_scopes` when
+//! the provider named them.
 //! `#[alter::tool]` recognises that object and responds with a connect URL.
 
 use rmcp::ErrorData;
@@ -45,8 +46,10 @@ impl From<Error> for ErrorData {
 
 /// Reads the provider and scopes the user must authorize from a tool's response, when it is an
 /// error that carries the `authorization_required` object without a connect URL yet.
+/// `tool_provider` stands in for a provider the error does not name.
 pub(crate) fn authorization_needed(
     answer: &Result<CallToolResponse, ErrorData>,
+    tool_provider: Option<&str>,
 ) -> Option<AuthorizationNeeded> {
     let object = match answer {
         Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
@@ -61,7 +64,11 @@ pub(crate) fn authorization_needed(
     {
         return None;
     }
-    let provider = object.get("provider")?.as_str()?.to_owned();
+    let provider = object
+        .get("provider")
+        .and_then(Value::as_str)
+        .or(tool_provider)?
+        .to_owned();
     let missing_scopes = object
         .get("missing_scopes")
         .and_then(Value::as_array)
@@ -107,13 +114,12 @@ impl Report {
     }
 
     fn of(error: &Error) -> Self {
-        if error.needs_connect_session()
-            && let Some(provider) = error.provider_id()
-        {
+        if error.needs_connect_session() {
+            let provider = error.provider_id();
             return Self {
                 code: AUTHORIZATION_REQUIRED,
-                message: connect_message(error, provider),
-                provider: Some(provider.to_owned()),
+                message: connect_message(error, provider.unwrap_or("the provider")),
+                provider: provider.map(str::to_owned),
                 missing_scopes: error.missing_scopes().to_vec(),
                 logged: false,
             };
@@ -252,7 +258,7 @@ mod tests {
         assert_eq!(object["provider"], "github");
         assert!(!object.contains_key("connect_url"));
         let answer = Ok(CallToolResponse::Complete(result));
-        let needed = authorization_needed(&answer).unwrap();
+        let needed = authorization_needed(&answer, Some("demo")).unwrap();
         assert_eq!(needed.provider, "github");
         assert!(needed.missing_scopes.is_empty());
     }
@@ -268,15 +274,20 @@ mod tests {
             backend: None,
         });
         let answer = Err(ErrorData::from(error));
-        let needed = authorization_needed(&answer).unwrap();
+        let needed = authorization_needed(&answer, None).unwrap();
         assert_eq!(needed.provider, "demo");
         assert_eq!(needed.missing_scopes, ["messages.write"]);
     }
 
     #[test]
-    fn grant_not_found_without_provider_is_not_actionable() {
-        let (_, object) = result_object(grant_not_found(None));
-        assert_eq!(object["error"], "internal_error");
+    fn grant_not_found_without_provider_uses_tool_provider() {
+        let (result, object) = result_object(grant_not_found(None));
+        assert_eq!(object["error"], "authorization_required");
+        assert!(!object.contains_key("provider"));
+        let answer = Ok(CallToolResponse::Complete(result));
+        assert!(authorization_needed(&answer, None).is_none());
+        let needed = authorization_needed(&answer, Some("github")).unwrap();
+        assert_eq!(needed.provider, "github");
     }
 
     #[test]
@@ -313,7 +324,7 @@ mod tests {
             "provider": "demo",
             "connect_url": "https://c/s",
         }));
-        assert!(authorization_needed(&Ok(result.into())).is_none());
+        assert!(authorization_needed(&Ok(result.into()), Some("demo")).is_none());
     }
 
     #[test]
@@ -322,7 +333,7 @@ mod tests {
             "error": "authorization_required",
             "provider": "demo",
         }));
-        assert!(authorization_needed(&Ok(result.into())).is_none());
+        assert!(authorization_needed(&Ok(result.into()), Some("demo")).is_none());
     }
 
     #[test]
