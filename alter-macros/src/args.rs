@@ -87,7 +87,7 @@ fn parse_list(
 }
 
 /// Reads the path in `crate = "…"`.
-fn crate_path(key: &Ident, value: Option<Expr>) -> syn::Result<Path> {
+pub(crate) fn crate_path(key: &Ident, value: Option<Expr>) -> syn::Result<Path> {
     let expected = "expected a string literal with the crate's path, e.g. `crate = \"my_alter\"`";
     match value {
         Some(Expr::Lit(ExprLit {

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, PatType, Type};
 
 use crate::args::HandlerArgs;
+use crate::emit::{first_token_span, respan, with_errors};
 
 /// Expands `#[alter::handler(args)]` on `item`.
 ///
@@ -124,30 +125,6 @@ fn rewrite(mut function: ItemFn, vault_index: usize, args: &HandlerArgs) -> Toke
         #krate::__private::run_in_scope(#token, async move #body).await
     });
     quote!(#function)
-}
-
-/// Gives every token of `tokens` the span `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect()
-}
-
-/// Emits `item` unchanged, followed by every error as a `compile_error!`.
-fn with_errors(item: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
-    let errors = errors.iter().map(syn::Error::to_compile_error);
-    quote!(#item #(#errors)*)
-}
-
-fn first_token_span(item: &TokenStream) -> Span {
-    item.clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |token| token.span())
 }
 
 #[cfg(test)]

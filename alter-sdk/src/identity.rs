@@ -13,6 +13,9 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+#[cfg(any(feature = "axum", feature = "mcp"))]
+use crate::protocol::bearer::{MalformedBearer, bearer_token};
+
 tokio::task_local! {
     static CURRENT_USER: UserToken;
 }
@@ -70,6 +73,19 @@ pub async fn scope<F: Future>(token: UserToken, future: F) -> F::Output {
 /// Returns the current user's token, if the caller runs inside [`scope`].
 pub fn current() -> Option<UserToken> {
     CURRENT_USER.try_with(UserToken::clone).ok()
+}
+
+/// Reads the user of an HTTP request: the token an authentication layer put in the request
+/// extensions, else the `Authorization: Bearer` header. `Ok(None)` when the request carries
+/// neither.
+#[cfg(any(feature = "axum", feature = "mcp"))]
+pub(crate) fn request_user_token(
+    parts: &http::request::Parts,
+) -> Result<Option<UserToken>, MalformedBearer> {
+    if let Some(token) = parts.extensions.get::<UserToken>() {
+        return Ok(Some(token.clone()));
+    }
+    bearer_token(&parts.headers)
 }
 
 #[cfg(test)]

@@ -8,17 +8,13 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
 use super::alter_axum::AlterAxum;
-use super::bearer::bearer_token;
 use super::rejection::BearerRejection;
-use crate::identity::UserToken;
+use crate::identity::{self, UserToken};
 use crate::vault::Vault;
 
 /// Reads the request's user token: `Ok(None)` when the request carries none at all.
 pub(crate) fn request_user_token(parts: &Parts) -> Result<Option<UserToken>, BearerRejection> {
-    if let Some(token) = parts.extensions.get::<UserToken>() {
-        return Ok(Some(token.clone()));
-    }
-    bearer_token(&parts.headers).map_err(BearerRejection::Malformed)
+    identity::request_user_token(parts).map_err(BearerRejection::Malformed)
 }
 
 /// Reads the request's user token, and rejects a request without one.
@@ -134,7 +130,7 @@ mod tests {
     use http::header::AUTHORIZATION;
 
     use super::*;
-    use crate::axum::bearer::MalformedBearer;
+    use crate::protocol::bearer::MalformedBearer;
 
     fn parts(authorization: &[&'static str]) -> Parts {
         let mut builder = Request::builder();

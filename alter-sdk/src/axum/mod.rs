@@ -111,14 +111,13 @@
 //! fix, so their details stay in the log.
 
 mod alter_axum;
-mod bearer;
 mod error_response;
 mod extract;
 pub(crate) mod handler_support;
 mod json_error;
 mod rejection;
 
+pub use crate::protocol::bearer::MalformedBearer;
 pub use alter_axum::{AlterAxum, AlterAxumBuilder, RequestExtensions};
-pub use bearer::MalformedBearer;
 pub use extract::OptionalUserVault;
 pub use rejection::BearerRejection;

@@ -5,8 +5,8 @@ use std::fmt;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use super::bearer::MalformedBearer;
 use super::json_error::{CHALLENGE, CHALLENGE_INVALID_REQUEST, JsonError};
+use crate::protocol::bearer::MalformedBearer;
 
 /// The reason a bearer extractor rejected the request.
 ///

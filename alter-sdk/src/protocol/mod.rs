@@ -6,6 +6,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod base_url;
+pub mod bearer;
 pub mod context;
 pub mod error_body;
 pub mod inject;

@@ -155,6 +155,9 @@ impl RequestBuilder {
     }
 
     /// Adds a key to the audit context sent as `X-Alter-Context`.
+    ///
+    /// A request without any key uses the ambient context of
+    /// [`audit_context::scope`](crate::audit_context::scope) instead; one with keys ignores it.
     pub fn context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.context.push((key.into(), value.into()));
         self

@@ -13,6 +13,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value, json};
 
+use crate::audit_context;
 use crate::error::{Error, ProviderError, ScopeReauth};
 use crate::identity::UserToken;
 use crate::protocol::audit::{
@@ -167,10 +168,7 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
         Body::Invalid(message) => return Err(Error::invalid_request(message.clone())),
     };
 
-    let mut context = AuditContext::new();
-    for (key, value) in &request.context {
-        context.insert(key.clone(), value.clone());
-    }
+    let context = audit_context(request);
     let encoded_context = context.encode()?;
 
     let method = Method::from_bytes(request.method.as_str().to_ascii_uppercase().as_bytes())
@@ -192,6 +190,19 @@ fn check(request: &RequestBuilder) -> Result<Checked, Error> {
         body,
         user_token,
     })
+}
+
+/// Returns the request's own audit context or, when it set no key, the ambient one. The two are
+/// never merged, as in the official clients.
+fn audit_context(request: &RequestBuilder) -> AuditContext {
+    if request.context.is_empty() {
+        return audit_context::current().unwrap_or_default();
+    }
+    let mut context = AuditContext::new();
+    for (key, value) in &request.context {
+        context.insert(key.clone(), value.clone());
+    }
+    context
 }
 
 /// Encodes the `/sdk/token` body, keys in the protocol's order.

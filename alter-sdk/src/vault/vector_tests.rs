@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::Vault;
 use super::backend::FixedSigning;
 use super::transport::{HttpTransport, SendFuture};
+use crate::audit_context;
 use crate::error::Error;
+use crate::protocol::context::AuditContext;
 
 const APP_KEY: &str = "alter_rk_abcdefghijklmnopqrstuv_iwpykn";
 const PYTHON_USER_AGENT: &str = "alter-sdk-python/0.29.0";
@@ -270,6 +272,95 @@ async fn v2_signature_with_caller_context_and_actor_id() {
         by_path(&backend_requests, "/sdk/oauth/audit/api-call"),
         &expected[2],
     );
+}
+
+#[tokio::test]
+async fn ambient_context_matches_explicit_vector() {
+    let expected = recorded("4_v2_caller_type_context_actor");
+    let token = format!(
+        r#"{{"access_token":"ya29.test-access-token","grant_id":"{GRANT_ID}","provider_id":"google"}}"#
+    );
+    let mut canned = Canned::json(200, token);
+    canned
+        .headers
+        .push(("X-Alter-Actor-ID", "0b7e5a52-3c1d-4e2f-9a8b-7c6d5e4f3a21"));
+    let backend = Recorder::answering(&[("/sdk/token", canned)]);
+    let provider = Recorder::answering(&[("/", Canned::json(200, r#"{"ok":true}"#))]);
+    let vault = vault(
+        Vault::builder(APP_KEY).caller("billing-cron"),
+        &backend,
+        &provider,
+    );
+    let ambient = AuditContext::new()
+        .with("tool", "list_emails")
+        .with("run_id", "run-42")
+        .with("note", "caf\u{e9}");
+
+    let request = vault
+        .request(Method::POST, "https://api.example.com/v1/items")
+        .provider("google")
+        .account("alice@example.com")
+        .user_token("eyJhbGciOiJSUzI1NiJ9.payload.sig")
+        .json(&serde_json::json!({"name": "caf\u{e9}"}))
+        .header("User-Agent", PYTHON_USER_AGENT);
+    audit_context::scope(ambient, request.send()).await.unwrap();
+    vault.flush().await;
+
+    let backend_requests = backend.taken();
+    assert_backend_request(by_path(&backend_requests, "/sdk/token"), &expected[0]);
+    assert_backend_request(
+        by_path(&backend_requests, "/sdk/oauth/audit/api-call"),
+        &expected[2],
+    );
+}
+
+#[tokio::test]
+async fn explicit_context_replaces_ambient() {
+    let token = format!(
+        r#"{{"access_token":"ya29.test-access-token","grant_id":"{GRANT_ID}","provider_id":"google"}}"#
+    );
+    let backend = Recorder::answering(&[("/sdk/token", Canned::json(200, token))]);
+    let provider = Recorder::answering(&[("/", Canned::json(200, r#"{"ok":true}"#))]);
+    let vault = vault(Vault::builder(APP_KEY), &backend, &provider);
+    let ambient = AuditContext::new().with("tool", "list_emails");
+
+    let request = vault
+        .request(Method::GET, "https://api.example.com/v1/items")
+        .provider("google")
+        .user_token("user-1")
+        .context("run_id", "run-42");
+    audit_context::scope(ambient, request.send()).await.unwrap();
+    vault.flush().await;
+
+    for request in backend.taken() {
+        let context = request.headers().get("X-Alter-Context").unwrap();
+        assert_eq!(context, r#"{"run_id":"run-42"}"#, "{}", request.uri());
+    }
+}
+
+#[tokio::test]
+async fn no_context_sends_no_header() {
+    let token = format!(
+        r#"{{"access_token":"ya29.test-access-token","grant_id":"{GRANT_ID}","provider_id":"google"}}"#
+    );
+    let backend = Recorder::answering(&[("/sdk/token", Canned::json(200, token))]);
+    let provider = Recorder::answering(&[("/", Canned::json(200, r#"{"ok":true}"#))]);
+    let vault = vault(Vault::builder(APP_KEY), &backend, &provider);
+
+    vault
+        .request(Method::GET, "https://api.example.com/v1/items")
+        .provider("google")
+        .user_token("user-1")
+        .send()
+        .await
+        .unwrap();
+    vault.flush().await;
+
+    let requests = backend.taken();
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        assert!(request.headers().get("X-Alter-Context").is_none());
+    }
 }
 
 #[tokio::test]

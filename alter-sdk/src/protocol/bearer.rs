@@ -64,7 +64,12 @@ impl std::error::Error for MalformedBearer {}
 
 /// Reads the bearer token from the request headers: `Ok(None)` when there is no
 /// `Authorization` header at all.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<UserToken>, MalformedBearer> {
+///
+/// # Errors
+///
+/// Returns the [`MalformedBearer`] reason when the request has several `Authorization`
+/// headers or one that is not a bearer credential.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<UserToken>, MalformedBearer> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -76,7 +81,11 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<UserToken>, Mal
 }
 
 /// Parses one `Authorization` header value and returns the token it carries.
-pub(crate) fn parse_bearer(value: &[u8]) -> Result<&str, MalformedBearer> {
+///
+/// # Errors
+///
+/// Returns the [`MalformedBearer`] reason when the value is not `Bearer <token>`.
+pub fn parse_bearer(value: &[u8]) -> Result<&str, MalformedBearer> {
     let value = std::str::from_utf8(value)
         .ok()
         .filter(|value| value.is_ascii())
