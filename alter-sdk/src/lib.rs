@@ -5,6 +5,7 @@
 //! | Name | Description | Default |
 //! |---|---|---|
 //! | `axum` | The [`axum`] integration: [`AlterAxum`](crate::axum::AlterAxum), bearer extractors, [`#[alter::handler]`](crate::handler) and `alter::Error` as a response | yes |
+//! | `otel` | Backend requests carry the active OpenTelemetry span's `traceparent` header | no |
 //! | `dev` | DevVault: a local, in-memory Alter-compatible backend with a demo OAuth provider | no |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
