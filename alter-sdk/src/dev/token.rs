@@ -383,6 +383,9 @@ fn token_response(state: &DevState, grant: &StoredGrant) -> Response {
     if let Some(expires_at) = grant.expires_at {
         body["expires_at"] = Value::String(rfc3339(expires_at));
     }
+    if state.scope_reports.is_flagged(grant.id) {
+        body["scope_mismatch"] = Value::Bool(true);
+    }
     let mut response = Json(body).into_response();
     response
         .headers_mut()

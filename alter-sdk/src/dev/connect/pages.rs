@@ -178,6 +178,9 @@ async fn finish(
         tokens,
         repair: request.repair_grant_id,
     });
+    // The user authorized the grant again, so an earlier scope-mismatch report no longer
+    // applies.
+    state.scope_reports.clear(grant.id);
     state.connect.complete(
         &pending.session_token,
         json!({
