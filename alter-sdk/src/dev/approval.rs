@@ -40,7 +40,7 @@ use super::verify::SignedCaller;
 use super::wire::code;
 use crate::protocol::proxy::MAX_APPROVAL_WAIT_SECS;
 
-/// Where an approval is in its lifecycle, spelled as on the wire.
+/// The lifecycle state of an approval, spelled as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
     Pending,
@@ -119,7 +119,7 @@ pub(super) struct Approvals {
     changed: Notify,
 }
 
-/// How a decision went wrong.
+/// The reason a decision failed.
 #[derive(Debug)]
 pub(super) enum DecisionError {
     NotFound,
@@ -327,7 +327,7 @@ impl Approvals {
     }
 }
 
-/// One gate of an approval; DevVault's approvals have exactly one.
+/// Builds the one gate of a DevVault approval.
 fn gate(id: Uuid, expires_at: u64, expires_in: u64) -> Value {
     json!({
         "approval_id": id.to_string(),

@@ -1,6 +1,6 @@
 //! `POST /sdk/proxy`: DevVault calls the provider itself with the grant's token, records the
-//! audit row, and returns the provider's response; or, when approvals are required, holds the
-//! call and answers 202 with the approval to wait for.
+//! audit row, and returns the provider's response. When approvals are required, it keeps the
+//! call and returns 202 with the approval to wait for.
 //!
 //! The body names the grant like `/sdk/token` does (`grant_id`, or `provider_id` with `label`
 //! and `account`, plus `user_token` or `app_user_id`) and describes the provider request:
@@ -34,7 +34,7 @@ use crate::protocol::proxy::check_proxy_header_name;
 
 /// The longest DevVault waits for the provider.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most body bytes returned; a longer body is cut and flagged `body_truncated`.
+/// Maximum body bytes returned. A longer body is cut and flagged `body_truncated`.
 const MAX_RESULT_BODY: usize = 1024 * 1024;
 
 /// A provider request described by a proxy call.
@@ -269,7 +269,7 @@ fn string_pairs(body: &JsonObject, key: &str) -> Result<Vec<(String, String)>, A
         .collect()
 }
 
-/// 422 `blocked_destination`, the backend's answer for a URL it does not call.
+/// 422 `blocked_destination`, the backend's response for a URL it does not call.
 fn blocked(reason: String) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

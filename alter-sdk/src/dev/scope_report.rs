@@ -44,7 +44,7 @@ pub struct ScopeMismatchReport {
     pub raw_www_authenticate: String,
     /// The provider URL called, without its query.
     pub api_endpoint: String,
-    /// How the client detected the mismatch, e.g. `www_authenticate_rfc6750`.
+    /// The client's detection method, e.g. `www_authenticate_rfc6750`.
     pub detection_source: String,
     /// The client's id for the report.
     pub sdk_correlation_id: String,
@@ -94,7 +94,7 @@ impl ScopeReports {
     }
 }
 
-/// `POST /sdk/grants/{id}/report-scope-mismatch`: answers 204 once the report is stored.
+/// `POST /sdk/grants/{id}/report-scope-mismatch`: returns 204 once the report is stored.
 pub(super) async fn report(
     State(state): State<Arc<DevState>>,
     grant_id: Result<Path<String>, PathRejection>,

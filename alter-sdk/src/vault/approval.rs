@@ -51,7 +51,7 @@ pub enum ApprovalStatus {
     Executing,
     /// An approver denied the call.
     Denied,
-    /// Nobody decided in time.
+    /// The approval expired before a decision.
     Expired,
     /// The backend executed the call; its result is available.
     Executed,
@@ -80,7 +80,7 @@ impl ApprovalStatus {
 pub struct ApprovalState {
     /// The approval id.
     pub approval_id: String,
-    /// Where the approval is in its lifecycle.
+    /// The lifecycle state.
     pub status: ApprovalStatus,
     /// The group of approvals the call needs.
     pub approval_group_id: Option<String>,
@@ -94,7 +94,7 @@ pub struct ApprovalState {
     pub decision_reason: Option<String>,
     /// When the backend executed the call.
     pub executed_at: Option<String>,
-    /// Why the execution failed.
+    /// The reason the execution failed.
     pub execution_error: Option<String>,
     /// Whether the result can be fetched.
     pub has_result: bool,
@@ -106,8 +106,8 @@ impl Vault {
     /// # Errors
     ///
     /// Returns [`Error::InvalidRequest`] when `approval_id` is not a UUID, the typed backend
-    /// error for an error answer, and [`Error::MalformedResponse`] for an answer that breaks
-    /// the protocol.
+    /// error for an error response, and [`Error::MalformedResponse`] for a response that
+    /// breaks the protocol.
     pub async fn approval_status(&self, approval_id: &str) -> Result<ApprovalState, Error> {
         check_approval_id(approval_id)?;
         fetch_state(self, approval_id, 0).await
@@ -119,7 +119,7 @@ impl Vault {
     ///
     /// Returns [`Error::InvalidRequest`] when `approval_id` is not a UUID, [`Error::Approval`]
     /// when the approval was denied, expired or failed, the typed backend error for another
-    /// error answer, and [`Error::MalformedResponse`] for an answer that breaks the protocol.
+    /// error response, and [`Error::MalformedResponse`] for a response that breaks the protocol.
     pub async fn approval_result(&self, approval_id: &str) -> Result<ProxyResponse, Error> {
         check_approval_id(approval_id)?;
         let path = format!("/sdk/approvals/{approval_id}/result");
@@ -296,7 +296,7 @@ async fn fetch_state(
     }
 }
 
-/// Parses a 200 answer of `GET /sdk/approvals/{id}`.
+/// Parses a 200 response of `GET /sdk/approvals/{id}`.
 pub(crate) fn parse_state(body: &[u8]) -> Result<ApprovalState, Error> {
     let malformed = |reason: &str| Error::malformed(APPROVAL_ENDPOINT, reason);
     let value: Value =

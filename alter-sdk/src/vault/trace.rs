@@ -2,7 +2,7 @@
 //! OpenTelemetry span's W3C `traceparent` header, so the backend's spans join the app's trace.
 //!
 //! The header is not signed, and `tracestate` is never sent. Provider requests carry neither,
-//! because the trace is none of a third party's business.
+//! so third parties learn nothing about the app's traces.
 
 use http::HeaderValue;
 
