@@ -91,6 +91,16 @@ pub(super) async fn proxy(
     let body = JsonObject::parse(&body)?;
     let call = ProxyCall::parse(&body)?;
     let grant = resolve_grant(&state, &body)?;
+    if let Some(reason) = grant
+        .restrictions
+        .as_ref()
+        .and_then(|restrictions| restrictions.violation(call.method.as_str(), call.url.as_str()))
+    {
+        return Err(
+            ApiError::new(StatusCode::FORBIDDEN, code::POLICY_DENIED, reason)
+                .with("grant_id", grant.id.to_string()),
+        );
+    }
 
     if state.approvals.required() {
         let mut pending = state.approvals.create(&grant, call, caller);

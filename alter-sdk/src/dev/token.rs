@@ -44,6 +44,15 @@ pub(super) async fn retrieve(
     let body = JsonObject::parse(&body)?;
     check_reason_and_request(&body)?;
     let grant = resolve_grant(&state, &body)?;
+    if grant.restrictions.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::RESTRICTED_GRANT_REQUIRES_PROXY,
+            "this grant is restricted, so its token is not handed out; use proxy mode",
+        )
+        .with("grant_id", grant.id.to_string())
+        .with("provider_id", grant.provider_id.clone()));
+    }
     if state.faults.take_refresh_conflict() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
