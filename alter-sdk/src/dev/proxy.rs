@@ -185,7 +185,9 @@ pub(super) async fn execute(
         "body_b64": STANDARD.encode(body),
         "body_truncated": truncated,
         "duration_ms": latency_ms,
-        "credential_hint": format!("{} grant {}", grant.provider_id, grant.id),
+        // The backend explains here a 401 or 403 it attributes to the wrong API surface rather
+        // than to the credential. DevVault cannot tell them apart, so it never sends one.
+        "credential_hint": null,
         "approval_id": approval_id.map(|id| id.to_string()),
     }))
 }

@@ -25,18 +25,23 @@ const LONG_POLL_MARGIN: Duration = Duration::from_secs(15);
 const APPROVAL_ENDPOINT: &str = "/sdk/approvals/{id}";
 const RESULT_ENDPOINT: &str = "/sdk/approvals/{id}/result";
 
-/// One approval a proxy call needs.
+/// One approval a proxy call needs. A pending approval lists its URL and lifetime; an
+/// approval's state lists its status and decision time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApprovalGate {
     /// The approval id.
     pub approval_id: Option<String>,
+    /// The gate's lifecycle state, e.g. `pending` or `approved`.
+    pub status: Option<String>,
     /// When it expires, as an RFC 3339 timestamp.
     pub expires_at: Option<String>,
     /// How long it stays open, in seconds.
     pub expires_in: Option<u64>,
     /// Where an approver decides.
     pub approval_url: Option<String>,
+    /// When an approver decided, as an RFC 3339 timestamp.
+    pub decided_at: Option<String>,
 }
 
 /// The lifecycle state of an approval.
@@ -364,9 +369,11 @@ pub(crate) fn parse_gates(value: Option<&Value>) -> Result<Vec<ApprovalGate>, St
             };
             Ok(ApprovalGate {
                 approval_id: text("approval_id"),
+                status: text("status"),
                 expires_at: text("expires_at"),
                 expires_in: object.get("expires_in").and_then(Value::as_u64),
                 approval_url: text("approval_url"),
+                decided_at: text("decided_at"),
             })
         })
         .collect()
@@ -380,12 +387,13 @@ mod tests {
     #[test]
     fn state_parses_every_field() {
         let state = parse_state(
-            br#"{"approval_id":"a","status":"denied","approval_group_id":"g","gates":[{"approval_id":"a","approval_url":"https://x"}],"expires_at":"t","decided_at":"d","decision_reason":"no","executed_at":null,"execution_error":null,"has_result":false}"#,
+            br#"{"approval_id":"a","status":"denied","approval_group_id":"g","gates":[{"approval_id":"a","status":"denied","approval_url":"https://x"}],"expires_at":"t","decided_at":"d","decision_reason":"no","executed_at":null,"execution_error":null,"has_result":false}"#,
         )
         .unwrap();
         assert_eq!(state.status, ApprovalStatus::Denied);
         assert_eq!(state.decision_reason.as_deref(), Some("no"));
         assert_eq!(state.gates[0].approval_url.as_deref(), Some("https://x"));
+        assert_eq!(state.gates[0].status.as_deref(), Some("denied"));
         assert!(!state.has_result);
     }
 

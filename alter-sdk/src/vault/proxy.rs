@@ -453,7 +453,9 @@ impl ProxyResponse {
         self.duration
     }
 
-    /// Returns the backend's non-secret description of the credential it used.
+    /// Returns the backend's explanation of a 401 or 403 that it attributes to calling the
+    /// wrong API surface rather than to a bad credential, e.g. a key sent in the header shape
+    /// of another API of the same provider. `None` on success and for other rejections.
     pub fn credential_hint(&self) -> Option<&str> {
         self.credential_hint.as_deref()
     }
