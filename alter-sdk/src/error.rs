@@ -131,7 +131,7 @@ pub enum Error {
     Connect(ConnectError),
 
     /// A sign-in session ended without a user token, or the wait for it ran out.
-    #[error("sign-in failed: {0}")]
+    #[error("{0}")]
     SignIn(SignInError),
 
     /// A proxy call needed an approval that was denied, expired, failed or not decided in time.
@@ -537,9 +537,9 @@ impl SignInError {
 impl fmt::Display for SignInError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
-            SignInErrorKind::Failed => "the sign-in failed",
-            SignInErrorKind::Expired => "the sign-in session expired",
-            SignInErrorKind::TimedOut => "timed out",
+            SignInErrorKind::Failed => "sign-in failed",
+            SignInErrorKind::Expired => "sign-in session expired",
+            SignInErrorKind::TimedOut => "sign-in timed out",
         };
         write!(f, "{kind}: {}", self.message)
     }

@@ -62,6 +62,7 @@
 //! | Name | Description | Default |
 //! |---|---|---|
 //! | `axum` | The [`axum`] integration: [`AlterAxum`](crate::axum::AlterAxum), bearer extractors, [`#[alter::handler]`](crate::handler) and `alter::Error` as a response | yes |
+//! | `otel` | Backend requests carry the active OpenTelemetry span's `traceparent` header | no |
 //! | `dev` | DevVault: a local, in-memory Alter-compatible backend with a demo OAuth provider | no |
 //! | `mcp` | MCP tools on rmcp 3.11: [`AlterContext`](crate::mcp::AlterContext), [`#[alter::tool]`](crate::tool), the stdio transport, and `alter::rmcp` / `alter::schemars` | no |
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -686,4 +686,62 @@ mod tests {
             Some("application/json")
         );
     }
+
+    #[tokio::test]
+    async fn sign_in_and_approval_errors() {
+        use crate::error::{ApprovalError, SignInError};
+
+        let cases = [
+            (
+                Error::SignIn(SignInError::new(
+                    SignInErrorKind::Failed,
+                    Some("access_denied".into()),
+                    SECRET_DETAIL,
+                )),
+                StatusCode::UNAUTHORIZED,
+                "sign_in_failed",
+            ),
+            (
+                Error::SignIn(SignInError::new(
+                    SignInErrorKind::TimedOut,
+                    None,
+                    SECRET_DETAIL,
+                )),
+                StatusCode::GATEWAY_TIMEOUT,
+                "sign_in_timeout",
+            ),
+            (
+                Error::Approval(ApprovalError::new(
+                    ApprovalErrorKind::Denied,
+                    None,
+                    SECRET_DETAIL,
+                )),
+                StatusCode::FORBIDDEN,
+                "approval_denied",
+            ),
+            (
+                Error::Approval(ApprovalError::new(
+                    ApprovalErrorKind::Expired,
+                    None,
+                    SECRET_DETAIL,
+                )),
+                StatusCode::GATEWAY_TIMEOUT,
+                "approval_timeout",
+            ),
+            (
+                Error::Approval(ApprovalError::new(
+                    ApprovalErrorKind::ExecutionFailed,
+                    None,
+                    SECRET_DETAIL,
+                )),
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let reply = reply(error).await;
+            assert_eq!(reply.status, status, "{code}");
+            assert_eq!(reply.body["error"], code);
+        }
+    }
 }

@@ -40,7 +40,7 @@ use super::verify::SignedCaller;
 use super::wire::code;
 use crate::protocol::proxy::MAX_APPROVAL_WAIT_SECS;
 
-/// Where an approval is in its lifecycle, spelled as on the wire.
+/// The lifecycle state of an approval, spelled as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
     Pending,
@@ -119,7 +119,7 @@ pub(super) struct Approvals {
     changed: Notify,
 }
 
-/// How a decision went wrong.
+/// The reason a decision failed.
 #[derive(Debug)]
 pub(super) enum DecisionError {
     NotFound,
@@ -312,7 +312,12 @@ impl Approvals {
             "approval_id": id.to_string(),
             "status": approval.status.as_str(),
             "approval_group_id": approval.group_id.to_string(),
-            "gates": [gate(id, approval.expires_at, approval.expires_at.saturating_sub(unix_now()))],
+            "gates": [{
+                "approval_id": id.to_string(),
+                "status": approval.status.as_str(),
+                "expires_at": rfc3339(approval.expires_at),
+                "decided_at": approval.decided_at.map(rfc3339),
+            }],
             "expires_at": rfc3339(approval.expires_at),
             "decided_at": approval.decided_at.map(rfc3339),
             "decision_reason": approval.decision_reason,
@@ -327,7 +332,7 @@ impl Approvals {
     }
 }
 
-/// One gate of an approval; DevVault's approvals have exactly one.
+/// Builds the one gate of a DevVault approval.
 fn gate(id: Uuid, expires_at: u64, expires_in: u64) -> Value {
     json!({
         "approval_id": id.to_string(),
@@ -345,12 +350,11 @@ pub(super) async fn status(
 ) -> Result<Json<Value>, ApiError> {
     let id = approval_id(id)?;
     let wait = wait_secs(&uri)?;
-    let mut body = state
+    let body = state
         .approvals
         .wait_for_change(id, wait)
         .await
         .ok_or_else(|| not_found(id))?;
-    absolute_urls(&state, &mut body);
     Ok(Json(body))
 }
 
@@ -494,8 +498,8 @@ fn unknown_page() -> Response {
         .render(StatusCode::NOT_FOUND)
 }
 
-/// Prefixes the relative approval URLs of a state body with DevVault's base URL.
-fn absolute_urls(state: &DevState, body: &mut Value) {
+/// Prefixes the relative approval URLs of a 202 body with DevVault's base URL.
+pub(super) fn absolute_pending_urls(state: &DevState, body: &mut Value) {
     if let Some(gates) = body.get_mut("gates").and_then(Value::as_array_mut) {
         for gate in gates {
             if let Some(url) = gate.get("approval_url").and_then(Value::as_str) {
@@ -503,11 +507,6 @@ fn absolute_urls(state: &DevState, body: &mut Value) {
             }
         }
     }
-}
-
-/// Prefixes the approval URLs of a 202 body with DevVault's base URL.
-pub(super) fn absolute_pending_urls(state: &DevState, body: &mut Value) {
-    absolute_urls(state, body);
     if let Some(url) = body.get("approval_url").and_then(Value::as_str) {
         body["approval_url"] = Value::String(format!("{}{url}", state.base_url));
     }

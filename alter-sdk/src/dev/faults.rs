@@ -1,18 +1,18 @@
-//! Failures a test can switch on, to see how a client copes with answers the real backend
-//! gives only under load.
+//! Failures a test can switch on, to see how a client copes with responses the real backend
+//! sends only under load.
 
 use std::sync::Mutex;
 
-/// When `POST /sdk/token` answers HTTP 409 `token_refresh_in_progress`, as the backend does
+/// When `POST /sdk/token` returns HTTP 409 `token_refresh_in_progress`, as the backend does
 /// while another request is refreshing the same grant's provider token.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenRefreshConflicts {
-    /// Never: requests are answered normally.
+    /// Never: requests get their normal response.
     #[default]
     Off,
-    /// The next this many requests that resolve a grant get 409; later ones are answered
-    /// normally.
+    /// The next this many requests that resolve a grant get 409, and later ones their normal
+    /// response.
     Next(u32),
     /// Every request that resolves a grant gets 409.
     Always,

@@ -15,7 +15,9 @@
 //!   user's token, as an MCP authorization server needs;
 //! - `POST /sdk/proxy` calls the provider itself and records the audit row, optionally after
 //!   an approval that a test grants, denies or lets expire;
-//! - audit rows are stored and readable with [`DevVault::audit_log`];
+//! - audit rows are stored and readable with [`DevVault::audit_log`], and scope-mismatch
+//!   reports with [`DevVault::scope_mismatch_reports`]; a reported grant's token responses
+//!   carry `scope_mismatch: true` until the user authorizes it again;
 //! - errors use the backend's status codes and `{"error", "message", …}` bodies;
 //! - tests can switch on the answers the backend gives under load: rate limiting per API key
 //!   ([`RateLimitPolicy`]) and `token_refresh_in_progress` conflicts
@@ -71,6 +73,7 @@ mod keys;
 mod provider;
 mod proxy;
 mod rate_limit;
+mod scope_report;
 mod secret;
 mod server;
 mod signin;
@@ -95,6 +98,7 @@ pub use self::faults::TokenRefreshConflicts;
 use self::idp::Idp;
 pub use self::provider::ProviderConfig;
 pub use self::rate_limit::{RateLimitHeaders, RateLimitPolicy};
+pub use self::scope_report::ScopeMismatchReport;
 use self::server::DevState;
 pub use self::store::{AuditRecord, GrantInfo};
 use crate::error::Error;
@@ -234,6 +238,7 @@ impl DevVaultBuilder {
             connect: connect::ConnectSessions::default(),
             sign_in: signin::SignInSessions::new(self.sign_in_lifetime, self.auto_approve),
             faults: faults::Faults::default(),
+            scope_reports: scope_report::ScopeReports::default(),
             approvals: approval::Approvals::new(
                 self.require_approval,
                 self.approval_lifetime,
@@ -434,6 +439,11 @@ impl DevVault {
     /// Returns every audit row received, oldest first (the most recent 10,000).
     pub fn audit_log(&self) -> Vec<AuditRecord> {
         self.state.store.audit_log()
+    }
+
+    /// Returns every scope-mismatch report received, oldest first (the most recent 1,000).
+    pub fn scope_mismatch_reports(&self) -> Vec<ScopeMismatchReport> {
+        self.state.scope_reports.all()
     }
 
     /// Returns all grants, oldest first.

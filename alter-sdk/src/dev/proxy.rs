@@ -1,6 +1,6 @@
 //! `POST /sdk/proxy`: DevVault calls the provider itself with the grant's token, records the
-//! audit row, and returns the provider's response; or, when approvals are required, holds the
-//! call and answers 202 with the approval to wait for.
+//! audit row, and returns the provider's response. When approvals are required, it keeps the
+//! call and returns 202 with the approval to wait for.
 //!
 //! The body names the grant like `/sdk/token` does (`grant_id`, or `provider_id` with `label`
 //! and `account`, plus `user_token` or `app_user_id`) and describes the provider request:
@@ -34,7 +34,7 @@ use crate::protocol::proxy::check_proxy_header_name;
 
 /// The longest DevVault waits for the provider.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most body bytes returned; a longer body is cut and flagged `body_truncated`.
+/// Maximum body bytes returned. A longer body is cut and flagged `body_truncated`.
 const MAX_RESULT_BODY: usize = 1024 * 1024;
 
 /// A provider request described by a proxy call.
@@ -91,6 +91,16 @@ pub(super) async fn proxy(
     let body = JsonObject::parse(&body)?;
     let call = ProxyCall::parse(&body)?;
     let grant = resolve_grant(&state, &body)?;
+    if let Some(reason) = grant
+        .restrictions
+        .as_ref()
+        .and_then(|restrictions| restrictions.violation(call.method.as_str(), call.url.as_str()))
+    {
+        return Err(
+            ApiError::new(StatusCode::FORBIDDEN, code::POLICY_DENIED, reason)
+                .with("grant_id", grant.id.to_string()),
+        );
+    }
 
     if state.approvals.required() {
         let mut pending = state.approvals.create(&grant, call, caller);
@@ -175,7 +185,9 @@ pub(super) async fn execute(
         "body_b64": STANDARD.encode(body),
         "body_truncated": truncated,
         "duration_ms": latency_ms,
-        "credential_hint": format!("{} grant {}", grant.provider_id, grant.id),
+        // The backend explains here a 401 or 403 it attributes to the wrong API surface rather
+        // than to the credential. DevVault cannot tell them apart, so it never sends one.
+        "credential_hint": null,
         "approval_id": approval_id.map(|id| id.to_string()),
     }))
 }
@@ -269,7 +281,7 @@ fn string_pairs(body: &JsonObject, key: &str) -> Result<Vec<(String, String)>, A
         .collect()
 }
 
-/// 422 `blocked_destination`, the backend's answer for a URL it does not call.
+/// 422 `blocked_destination`, the backend's response for a URL it does not call.
 fn blocked(reason: String) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -32,7 +32,7 @@ pub struct RateLimitPolicy {
     pub requests: u32,
     /// The window length, in whole seconds, at least one second.
     pub window: Duration,
-    /// Which headers report the limit.
+    /// The header style that reports the limit.
     pub headers: RateLimitHeaders,
 }
 
@@ -149,7 +149,7 @@ impl RateLimiter {
     }
 }
 
-/// Counts every signed request against its key's window, answers 429 over the limit, and
+/// Counts every signed request against its key's window, returns 429 over the limit, and
 /// adds the rate-limit headers. Runs after signature verification.
 pub(super) async fn enforce(
     State(state): State<Arc<DevState>>,

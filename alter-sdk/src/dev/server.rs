@@ -18,11 +18,14 @@ use super::idp::Idp;
 use super::keys::KeyRegistry;
 use super::provider::ProviderConfig;
 use super::rate_limit::RateLimiter;
+use super::scope_report::ScopeReports;
 use super::signin::SignInSessions;
 use super::store::Store;
 use super::verify::NonceCache;
 use super::wire::{self, code};
-use super::{approval, audit, connect, demo, idp, proxy, rate_limit, signin, token, verify};
+use super::{
+    approval, audit, connect, demo, idp, proxy, rate_limit, scope_report, signin, token, verify,
+};
 
 /// All DevVault state, shared by every route.
 #[derive(Debug)]
@@ -37,6 +40,7 @@ pub(super) struct DevState {
     pub(super) sign_in: SignInSessions,
     pub(super) faults: Faults,
     pub(super) approvals: Approvals,
+    pub(super) scope_reports: ScopeReports,
     pub(super) rate_limiter: RateLimiter,
     /// The demo provider first, then the configured ones, in the order the connect page lists
     /// them.
@@ -83,6 +87,10 @@ pub(super) fn router(state: Arc<DevState>) -> Router {
         .route(wire::CONNECT_SESSION_PATH, post(connect::api::create))
         .route(wire::CONNECT_POLL_PATH, post(connect::api::poll))
         .route(wire::PROXY_PATH, post(proxy::proxy))
+        .route(
+            "/sdk/grants/{id}/report-scope-mismatch",
+            post(scope_report::report),
+        )
         .route("/sdk/approvals/{id}", get(approval::status))
         .route("/sdk/approvals/{id}/result", get(approval::result))
         .route(

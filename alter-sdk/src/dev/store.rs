@@ -90,6 +90,8 @@ pub(super) struct StoredGrant {
     pub(super) expires_at: Option<u64>,
     pub(super) token_generation: Uuid,
     pub(super) created_at: SystemTime,
+    /// Set for a grant usable only through proxy mode.
+    pub(super) restrictions: Option<Restrictions>,
     sequence: u64,
     /// Held while the grant's token is refreshed, so concurrent requests refresh once.
     pub(super) refresh_lock: Arc<tokio::sync::Mutex<()>>,
@@ -125,6 +127,50 @@ impl StoredGrant {
     }
 }
 
+/// What a restricted grant may be used for; such a grant is usable only through proxy mode,
+/// which enforces this.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Restrictions {
+    /// Allowed upper-case methods; `None` allows every method.
+    pub(super) allowed_methods: Option<Vec<String>>,
+    /// Allowed URL prefixes, matched at a path-segment boundary; `None` allows every URL.
+    pub(super) allowed_endpoints: Option<Vec<String>>,
+}
+
+impl Restrictions {
+    /// Returns why `method` on `url` is not allowed, or `None` when it is.
+    pub(super) fn violation(&self, method: &str, url: &str) -> Option<String> {
+        if let Some(methods) = &self.allowed_methods
+            && !methods
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(method))
+        {
+            return Some(format!(
+                "the grant allows only the methods {}, not {method}",
+                methods.join(", ")
+            ));
+        }
+        if let Some(endpoints) = &self.allowed_endpoints
+            && !endpoints.iter().any(|allowed| within(url, allowed))
+        {
+            return Some(format!(
+                "the grant allows only URLs starting with {}",
+                endpoints.join(", ")
+            ));
+        }
+        None
+    }
+}
+
+/// Returns whether `url` is `prefix` or lies under it: `/v1/me` allows `/v1/me/photo` and
+/// `/v1/me?x=1` but not `/v1/messages`.
+fn within(url: &str, prefix: &str) -> bool {
+    match url.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?', '#']),
+        None => false,
+    }
+}
+
 /// The result of a completed authorization, before it becomes a grant.
 #[derive(Debug)]
 pub(super) struct NewGrant {
@@ -136,6 +182,8 @@ pub(super) struct NewGrant {
     pub(super) tokens: TokenSet,
     /// A grant to update instead of matching by user, provider, account and label.
     pub(super) repair: Option<Uuid>,
+    /// Restrictions for a new grant; an updated grant keeps its own.
+    pub(super) restrictions: Option<Restrictions>,
 }
 
 /// Whether [`Store::upsert`] created a grant or updated one.
@@ -203,6 +251,7 @@ impl Store {
             expires_at: new.tokens.expires_in.map(|secs| now + secs),
             token_generation: Uuid::new_v4(),
             created_at: SystemTime::now(),
+            restrictions: new.restrictions,
             sequence: self.next_sequence(),
             refresh_lock: Arc::default(),
         };
@@ -295,6 +344,29 @@ impl Store {
 mod tests {
     use super::*;
 
+    #[test]
+    fn restrictions_match_methods_and_path_prefixes() {
+        let restrictions = Restrictions {
+            allowed_methods: Some(vec!["GET".into()]),
+            allowed_endpoints: Some(vec!["https://api.example/v1/me".into()]),
+        };
+        for allowed in [
+            "https://api.example/v1/me",
+            "https://api.example/v1/me/photo",
+            "https://api.example/v1/me?size=2",
+        ] {
+            assert_eq!(restrictions.violation("get", allowed), None, "{allowed}");
+        }
+        for denied in ["https://api.example/v1/messages", "https://api.example/v1"] {
+            assert!(restrictions.violation("GET", denied).is_some(), "{denied}");
+        }
+        assert!(
+            restrictions
+                .violation("POST", "https://api.example/v1/me")
+                .is_some()
+        );
+    }
+
     fn tokens(access: &str, expires_in: Option<u64>) -> TokenSet {
         TokenSet {
             access_token: Secret::new(access),
@@ -313,6 +385,7 @@ mod tests {
             requested_scopes: vec!["messages.read".into()],
             tokens: tokens(access, Some(3600)),
             repair: None,
+            restrictions: None,
         }
     }
 

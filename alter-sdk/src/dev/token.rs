@@ -44,6 +44,15 @@ pub(super) async fn retrieve(
     let body = JsonObject::parse(&body)?;
     check_reason_and_request(&body)?;
     let grant = resolve_grant(&state, &body)?;
+    if grant.restrictions.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::RESTRICTED_GRANT_REQUIRES_PROXY,
+            "this grant is restricted, so its token is not handed out; use proxy mode",
+        )
+        .with("grant_id", grant.id.to_string())
+        .with("provider_id", grant.provider_id.clone()));
+    }
     if state.faults.take_refresh_conflict() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -382,6 +391,9 @@ fn token_response(state: &DevState, grant: &StoredGrant) -> Response {
     });
     if let Some(expires_at) = grant.expires_at {
         body["expires_at"] = Value::String(rfc3339(expires_at));
+    }
+    if state.scope_reports.is_flagged(grant.id) {
+        body["scope_mismatch"] = Value::Bool(true);
     }
     let mut response = Json(body).into_response();
     response

@@ -109,6 +109,11 @@ pub(super) mod code {
     pub(in crate::dev) const SESSION_NOT_FOUND: &str = "connect_session_not_found";
     /// No sign-in session has this token.
     pub(in crate::dev) const AUTH_SESSION_NOT_FOUND: &str = "auth_session_not_found";
+    /// The grant is restricted and usable only through proxy mode.
+    pub(in crate::dev) const RESTRICTED_GRANT_REQUIRES_PROXY: &str =
+        "restricted_grant_requires_proxy";
+    /// A grant restriction does not allow the proxied request.
+    pub(in crate::dev) const POLICY_DENIED: &str = "policy_denied";
     /// The proxy does not call this destination.
     pub(in crate::dev) const BLOCKED_DESTINATION: &str = "blocked_destination";
     /// No approval has this id.

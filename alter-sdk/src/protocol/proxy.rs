@@ -29,11 +29,11 @@ pub const FORBIDDEN_PROXY_HEADERS: &[&str] = &[
     "x-method-override",
 ];
 
-/// The longest the backend holds an approval poll (`GET /sdk/approvals/{id}?wait=N`) open, in
+/// The maximum time the backend keeps an approval poll (`GET /sdk/approvals/{id}?wait=N`) open, in
 /// seconds; it rejects a longer `wait` with HTTP 422.
 pub const MAX_APPROVAL_WAIT_SECS: u64 = 25;
 
-/// The longest approval wait, as a duration.
+/// The maximum approval wait, as a duration.
 pub const MAX_APPROVAL_WAIT: Duration = Duration::from_secs(MAX_APPROVAL_WAIT_SECS);
 
 /// Checks that `name` may be sent as a header of a proxy request: an RFC 9110 token that is

@@ -17,9 +17,9 @@ const RESET_HEADER: &str = "x-ratelimit-reset";
 const POLICY_HEADER: &str = "ratelimit-policy";
 const STATE_HEADER: &str = "ratelimit";
 
-/// The longest header value read, in bytes; longer values are ignored.
+/// Maximum header value length read, in bytes. Longer values are ignored.
 const MAX_HEADER_LEN: usize = 4096;
-/// The most list members read from one draft header.
+/// Maximum list members read from one draft header.
 const MAX_MEMBERS: usize = 32;
 
 /// The rate limit a backend response reported.

@@ -25,18 +25,23 @@ const LONG_POLL_MARGIN: Duration = Duration::from_secs(15);
 const APPROVAL_ENDPOINT: &str = "/sdk/approvals/{id}";
 const RESULT_ENDPOINT: &str = "/sdk/approvals/{id}/result";
 
-/// One approval a proxy call needs.
+/// One approval a proxy call needs. A pending approval lists its URL and lifetime; an
+/// approval's state lists its status and decision time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApprovalGate {
     /// The approval id.
     pub approval_id: Option<String>,
+    /// The gate's lifecycle state, e.g. `pending` or `approved`.
+    pub status: Option<String>,
     /// When it expires, as an RFC 3339 timestamp.
     pub expires_at: Option<String>,
     /// How long it stays open, in seconds.
     pub expires_in: Option<u64>,
     /// Where an approver decides.
     pub approval_url: Option<String>,
+    /// When an approver decided, as an RFC 3339 timestamp.
+    pub decided_at: Option<String>,
 }
 
 /// The lifecycle state of an approval.
@@ -51,7 +56,7 @@ pub enum ApprovalStatus {
     Executing,
     /// An approver denied the call.
     Denied,
-    /// Nobody decided in time.
+    /// The approval expired before a decision.
     Expired,
     /// The backend executed the call; its result is available.
     Executed,
@@ -80,7 +85,7 @@ impl ApprovalStatus {
 pub struct ApprovalState {
     /// The approval id.
     pub approval_id: String,
-    /// Where the approval is in its lifecycle.
+    /// The lifecycle state.
     pub status: ApprovalStatus,
     /// The group of approvals the call needs.
     pub approval_group_id: Option<String>,
@@ -94,7 +99,7 @@ pub struct ApprovalState {
     pub decision_reason: Option<String>,
     /// When the backend executed the call.
     pub executed_at: Option<String>,
-    /// Why the execution failed.
+    /// The reason the execution failed.
     pub execution_error: Option<String>,
     /// Whether the result can be fetched.
     pub has_result: bool,
@@ -106,8 +111,8 @@ impl Vault {
     /// # Errors
     ///
     /// Returns [`Error::InvalidRequest`] when `approval_id` is not a UUID, the typed backend
-    /// error for an error answer, and [`Error::MalformedResponse`] for an answer that breaks
-    /// the protocol.
+    /// error for an error response, and [`Error::MalformedResponse`] for a response that
+    /// breaks the protocol.
     pub async fn approval_status(&self, approval_id: &str) -> Result<ApprovalState, Error> {
         check_approval_id(approval_id)?;
         fetch_state(self, approval_id, 0).await
@@ -119,7 +124,7 @@ impl Vault {
     ///
     /// Returns [`Error::InvalidRequest`] when `approval_id` is not a UUID, [`Error::Approval`]
     /// when the approval was denied, expired or failed, the typed backend error for another
-    /// error answer, and [`Error::MalformedResponse`] for an answer that breaks the protocol.
+    /// error response, and [`Error::MalformedResponse`] for a response that breaks the protocol.
     pub async fn approval_result(&self, approval_id: &str) -> Result<ProxyResponse, Error> {
         check_approval_id(approval_id)?;
         let path = format!("/sdk/approvals/{approval_id}/result");
@@ -296,7 +301,7 @@ async fn fetch_state(
     }
 }
 
-/// Parses a 200 answer of `GET /sdk/approvals/{id}`.
+/// Parses a 200 response of `GET /sdk/approvals/{id}`.
 pub(crate) fn parse_state(body: &[u8]) -> Result<ApprovalState, Error> {
     let malformed = |reason: &str| Error::malformed(APPROVAL_ENDPOINT, reason);
     let value: Value =
@@ -364,9 +369,11 @@ pub(crate) fn parse_gates(value: Option<&Value>) -> Result<Vec<ApprovalGate>, St
             };
             Ok(ApprovalGate {
                 approval_id: text("approval_id"),
+                status: text("status"),
                 expires_at: text("expires_at"),
                 expires_in: object.get("expires_in").and_then(Value::as_u64),
                 approval_url: text("approval_url"),
+                decided_at: text("decided_at"),
             })
         })
         .collect()
@@ -380,12 +387,13 @@ mod tests {
     #[test]
     fn state_parses_every_field() {
         let state = parse_state(
-            br#"{"approval_id":"a","status":"denied","approval_group_id":"g","gates":[{"approval_id":"a","approval_url":"https://x"}],"expires_at":"t","decided_at":"d","decision_reason":"no","executed_at":null,"execution_error":null,"has_result":false}"#,
+            br#"{"approval_id":"a","status":"denied","approval_group_id":"g","gates":[{"approval_id":"a","status":"denied","approval_url":"https://x"}],"expires_at":"t","decided_at":"d","decision_reason":"no","executed_at":null,"execution_error":null,"has_result":false}"#,
         )
         .unwrap();
         assert_eq!(state.status, ApprovalStatus::Denied);
         assert_eq!(state.decision_reason.as_deref(), Some("no"));
         assert_eq!(state.gates[0].approval_url.as_deref(), Some("https://x"));
+        assert_eq!(state.gates[0].status.as_deref(), Some("denied"));
         assert!(!state.has_result);
     }
 

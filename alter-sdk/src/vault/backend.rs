@@ -24,6 +24,7 @@ use crate::protocol::signing::{
 };
 
 use super::CallerType;
+use super::trace::{TRACEPARENT_HEADER, current_traceparent};
 use super::transport::{HttpTransport, TransportError};
 
 /// The `User-Agent` this SDK sends to the backend and to providers.
@@ -265,6 +266,9 @@ impl Backend {
         }
         if !body.is_empty() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        if let Some(traceparent) = current_traceparent() {
+            headers.insert(TRACEPARENT_HEADER, traceparent);
         }
 
         let mut request = http::Request::builder()

@@ -2,7 +2,7 @@
 //! scope constraint (`X-Alter-Scope-Constraints`) and a request rule (`X-Alter-Request-Rule`)
 //! into every signature.
 //!
-//! The backend enforces both and answers 400 `constraint_not_narrowing` when a constraint would
+//! The backend enforces both and returns 400 `constraint_not_narrowing` when a constraint would
 //! widen the key's access, so a constraint can only take permissions away.
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use super::Vault;
 /// The longest encoded request rule the backend accepts, in characters.
 const MAX_RULE_CHARS: usize = 4096;
 
-/// What a constrained vault may do; built with [`Constraints::scopes`] or
+/// The limits of a constrained vault, built with [`Constraints::scopes`] or
 /// [`Constraints::rule`] and passed to [`Vault::with_constraints`].
 #[derive(Clone, Debug, Default, PartialEq)]
 #[must_use]
@@ -126,10 +126,10 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// Returns [`Error::InvalidRequest`] when the constraints are empty, a scope is empty, `*`,
-    /// not printable ASCII or contains a comma, the rule type is empty, the rule body is not a
-    /// JSON object or encodes to more than 4096 characters, or this vault is already
-    /// constrained: constraints do not nest.
+    /// Returns [`Error::InvalidRequest`] when the constraints are empty or this vault is
+    /// already constrained, because constraints do not nest. It is also returned when a scope
+    /// is empty, `*`, not printable ASCII or contains a comma, and when the rule type is empty
+    /// or the rule body is not a JSON object or encodes to more than 4096 characters.
     pub fn with_constraints(&self, constraints: Constraints) -> Result<Vault, Error> {
         if self.inner().backend().is_constrained() {
             return Err(Error::invalid_request(

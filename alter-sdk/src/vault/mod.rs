@@ -18,6 +18,7 @@ mod response;
 mod retrieve;
 mod retry;
 mod signin;
+mod trace;
 mod transport;
 #[cfg(test)]
 mod vector_tests;

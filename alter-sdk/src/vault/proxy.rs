@@ -1,7 +1,7 @@
 //! Proxy mode: the backend calls the provider itself, so the credential never reaches this
 //! process, and it may hold the call for a human approval first.
 //!
-//! `POST /sdk/proxy` answers 200 with the provider's response, or 202 when an approval is
+//! `POST /sdk/proxy` returns 200 with the provider's response, or 202 when an approval is
 //! required. [`ProxyRequestBuilder::send`] then waits for the decision (see
 //! [`Vault::wait_for_approval`]), and [`ProxyRequestBuilder::submit`] returns the pending
 //! approval so the app can show its URL first. The backend writes the audit row of a proxied
@@ -189,7 +189,7 @@ impl ProxyRequestBuilder {
     ///   decided within the approval timeout;
     /// - the typed backend error when the backend rejects the call, e.g.
     ///   [`Error::GrantNotFound`];
-    /// - [`Error::MalformedResponse`] when an answer breaks the protocol;
+    /// - [`Error::MalformedResponse`] when a response breaks the protocol;
     /// - [`Error::Network`] or [`Error::Timeout`] when a request fails to complete.
     pub async fn send(self) -> Result<ProxyResponse, Error> {
         let vault = self.vault.without_user_token();
@@ -382,7 +382,7 @@ fn unique_map(
     Ok(map)
 }
 
-/// What [`ProxyRequestBuilder::submit`] returns.
+/// The result of [`ProxyRequestBuilder::submit`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ProxyOutcome {
@@ -453,7 +453,9 @@ impl ProxyResponse {
         self.duration
     }
 
-    /// Returns the backend's non-secret description of the credential it used.
+    /// Returns the backend's explanation of a 401 or 403 that it attributes to calling the
+    /// wrong API surface rather than to a bad credential, e.g. a key sent in the header shape
+    /// of another API of the same provider. `None` on success and for other rejections.
     pub fn credential_hint(&self) -> Option<&str> {
         self.credential_hint.as_deref()
     }
@@ -577,7 +579,7 @@ fn response_headers(headers: &Map<String, Value>) -> HeaderMap {
     map
 }
 
-/// Parses a 202 answer of `/sdk/proxy`.
+/// Parses a 202 response of `/sdk/proxy`.
 pub(crate) fn parse_pending(body: &[u8]) -> Result<PendingApproval, Error> {
     let malformed = |reason: &str| Error::malformed(PROXY_PATH, reason);
     let value: Value =
@@ -622,7 +624,7 @@ pub(crate) fn parse_pending(body: &[u8]) -> Result<PendingApproval, Error> {
     })
 }
 
-/// Maps an error answer of a proxy or approval endpoint: a body (or its FastAPI `detail`)
+/// Maps an error response of a proxy or approval endpoint: a body (or its FastAPI `detail`)
 /// whose `error` is an approval code becomes [`Error::Approval`], anything else the usual
 /// typed backend error.
 pub(crate) fn map_proxy_error(reply: &Reply) -> Error {

@@ -18,18 +18,18 @@ use super::backend::{Backend, Call, Reply};
 pub(crate) const DEFAULT_MAX_RETRIES: u32 = 3;
 /// Default delay before the first retry.
 pub(crate) const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
-/// Most retries the builder accepts.
+/// Maximum retries the builder accepts.
 pub(crate) const MAX_RETRIES_LIMIT: u32 = 10;
-/// Longest initial delay the builder accepts.
+/// Maximum initial delay the builder accepts.
 pub(crate) const MAX_INITIAL_BACKOFF: Duration = Duration::from_secs(10);
 /// A backoff grows to at most this multiple of the initial delay.
 const MAX_BACKOFF_FACTOR: u32 = 8;
-/// Longest `Retry-After` a 409 answer can make the client wait, in seconds.
+/// Maximum `Retry-After` a 409 response can make the client wait, in seconds.
 const RETRY_AFTER_CAP_SECS: u64 = 30;
 
 const TOKEN_PATH: &str = "/sdk/token";
 
-/// How `POST /sdk/token` is retried while a token refresh is in progress.
+/// The retry policy of `POST /sdk/token` while a token refresh is in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TokenRetry {
     pub(crate) max_retries: u32,
@@ -59,8 +59,8 @@ impl TokenRetry {
     }
 }
 
-/// Sends `POST /sdk/token` with `body`, retrying while the backend answers
-/// `token_refresh_in_progress`, and maps any other error answer to its typed error.
+/// Sends `POST /sdk/token` with `body`, retrying while the backend returns
+/// `token_refresh_in_progress`, and maps any other error response to its typed error.
 pub(crate) async fn post_token_request(
     backend: &Backend,
     policy: TokenRetry,

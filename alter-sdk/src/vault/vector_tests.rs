@@ -592,3 +592,41 @@ async fn request_rule_with_agent_caller() {
         "{nested:?}"
     );
 }
+
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "current_thread")]
+async fn traceparent_is_sent_but_not_signed() {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+    };
+
+    let expected = recorded("8_auth_session_poll_verify");
+    let backend = Recorder::answering(&[(
+        "/sdk/auth/session",
+        Canned::json(
+            201,
+            r#"{"session_token":"as_test_token","auth_url":"https://auth.example/s/1","expires_in":600,"expires_at":"2023-11-14T22:23:20Z"}"#,
+        ),
+    )]);
+    let provider = Recorder::answering(&[]);
+    let vault = vault(Vault::builder(APP_KEY), &backend, &provider);
+    let span_context = SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let guard = opentelemetry::Context::current()
+        .with_remote_span_context(span_context)
+        .attach();
+    vault.create_auth_session().await.unwrap();
+    drop(guard);
+
+    let requests = backend.taken();
+    assert_eq!(
+        requests[0].headers()["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert_backend_request(&requests[0], &expected[0]);
+}

@@ -143,9 +143,19 @@ async fn connect_session_shape_errors() {
             "invalid_request",
         ),
         (
-            json!({"user_token": alice, "requested_grant": {"label": "a", "restrictions": {"allowed_methods": ["GET"]}}}),
+            json!({"user_token": alice, "requested_grant": {"label": "a", "restrictions": {"allowed_verbs": ["GET"]}}}),
             StatusCode::BAD_REQUEST,
-            "not_supported",
+            "invalid_request",
+        ),
+        (
+            json!({"user_token": alice, "requested_grant": {"label": "a", "restrictions": {"allowed_methods": []}}}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"user_token": alice, "requested_grant": {"label": "a", "restrictions": ["GET"]}}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
         ),
         (
             json!({"user_token": alice, "agent": "helper"}),

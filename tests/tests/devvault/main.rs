@@ -11,6 +11,7 @@ mod interop;
 mod limits;
 mod pages;
 mod proxy;
+mod scope_report;
 mod signature;
 mod signin;
 mod support;

@@ -17,6 +17,7 @@ use crate::dev::body::{JsonObject, str_list, wrong_type};
 use crate::dev::clock::{rfc3339, unix_now};
 use crate::dev::errors::ApiError;
 use crate::dev::server::DevState;
+use crate::dev::store::Restrictions;
 use crate::dev::wire::{self, code};
 
 const MAX_LABEL_LEN: usize = 255;
@@ -24,12 +25,12 @@ const MAX_LABEL_LEN: usize = 255;
 /// `POST /sdk/oauth/connect/session`: returns `session_token`, `connect_url`, `expires_in` and
 /// `expires_at`.
 ///
-/// Honoured: `allowed_providers`, `return_url`, `required_scopes`, `requested_grant.label`,
-/// `repair_grant_id` and `user_token` (required). `allowed_origin`, `metadata`,
-/// `switch_account`, `allow_user_policy_rules`, `grant_policy`, `delegable` and
-/// `scope_constraint` are type-checked and otherwise ignored. `agent` and
-/// `requested_grant.restrictions` get 400, because DevVault has neither managed agents
-/// nor proxy mode to enforce them.
+/// Honoured: `allowed_providers`, `return_url`, `direct`, `required_scopes`,
+/// `requested_grant` (its `label`, and `restrictions`, which make the grant usable only
+/// through proxy mode), `repair_grant_id` and `user_token` (required). `allowed_origin`,
+/// `metadata`, `switch_account`, `allow_user_policy_rules`, `grant_policy`, `delegable` and
+/// `scope_constraint` are type-checked and otherwise ignored. `agent` gets 400, because
+/// DevVault has no managed agents.
 pub(in crate::dev) async fn create(
     State(state): State<Arc<DevState>>,
     body: Bytes,
@@ -64,7 +65,7 @@ pub(in crate::dev) async fn create(
         .map(normalize_return_url)
         .transpose()?;
     let required_scopes = required_scopes(&state, &body)?;
-    let label = requested_label(&body)?;
+    let (label, restrictions) = requested_grant(&body)?;
     let (providers, repair_grant_id) =
         repair_target(&state, &body, &user, providers, label.is_some())?;
 
@@ -74,6 +75,7 @@ pub(in crate::dev) async fn create(
         return_url,
         required_scopes,
         label,
+        restrictions,
         repair_grant_id,
     };
     let single_provider = request.providers.len() == 1;
@@ -220,9 +222,10 @@ fn required_scopes(
     Ok(scopes)
 }
 
-fn requested_label(body: &JsonObject) -> Result<Option<String>, ApiError> {
+/// Reads `requested_grant`: its `label` (required) and optional `restrictions`.
+fn requested_grant(body: &JsonObject) -> Result<(Option<String>, Option<Restrictions>), ApiError> {
     let Some(requested) = body.optional_object("requested_grant")? else {
-        return Ok(None);
+        return Ok((None, None));
     };
     if let Some(key) = requested
         .keys()
@@ -232,16 +235,49 @@ fn requested_label(body: &JsonObject) -> Result<Option<String>, ApiError> {
             "requested_grant has an unknown field `{key}`; it accepts `label` and `restrictions`"
         )));
     }
-    if requested
-        .get("restrictions")
-        .is_some_and(|value| !value.is_null())
+    let restrictions = match requested.get("restrictions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(restrictions)) => Some(parse_restrictions(restrictions)?),
+        Some(other) => {
+            return Err(wrong_type(
+                "requested_grant.restrictions",
+                "an object or null",
+                other,
+            ));
+        }
+    };
+    Ok((Some(label(requested)?), restrictions))
+}
+
+fn parse_restrictions(object: &Map<String, Value>) -> Result<Restrictions, ApiError> {
+    if let Some(key) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "allowed_methods" | "allowed_endpoints"))
     {
-        return Err(not_supported(
-            "`requested_grant.restrictions`: restricted grants are used through proxy mode, \
-             which DevVault does not implement",
-        ));
+        return Err(ApiError::invalid_request(format!(
+            "requested_grant.restrictions has an unknown field `{key}`; it accepts \
+             `allowed_methods` and `allowed_endpoints`"
+        )));
     }
-    label(requested).map(Some)
+    let list = |key: &str| match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => {
+            let field = format!("requested_grant.restrictions.{key}");
+            let values = str_list(&field, value)?;
+            if values.is_empty() {
+                return Err(ApiError::invalid_request(format!(
+                    "{field} must list at least one value"
+                )));
+            }
+            Ok(Some(values))
+        }
+    };
+    let allowed_methods = list("allowed_methods")?
+        .map(|methods| methods.iter().map(|m| m.to_ascii_uppercase()).collect());
+    Ok(Restrictions {
+        allowed_methods,
+        allowed_endpoints: list("allowed_endpoints")?,
+    })
 }
 
 fn label(requested: &Map<String, Value>) -> Result<String, ApiError> {

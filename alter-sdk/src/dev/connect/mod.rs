@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::clock::unix_now;
 use super::secret::{Secret, random_token};
+use super::store::Restrictions;
 use super::wire;
 
 /// Redirect URI registered with every provider.
@@ -30,6 +31,7 @@ pub(super) struct SessionRequest {
     /// Provider id → scopes requested on top of the provider's default scopes.
     pub(super) required_scopes: HashMap<String, Vec<String>>,
     pub(super) label: Option<String>,
+    pub(super) restrictions: Option<Restrictions>,
     pub(super) repair_grant_id: Option<Uuid>,
 }
 
@@ -242,6 +244,7 @@ mod tests {
             return_url: None,
             required_scopes: HashMap::new(),
             label: None,
+            restrictions: None,
             repair_grant_id: None,
         }
     }

@@ -177,7 +177,11 @@ async fn finish(
         requested_scopes: requested_scopes(provider, session),
         tokens,
         repair: request.repair_grant_id,
+        restrictions: request.restrictions.clone(),
     });
+    // The user authorized the grant again, so an earlier scope-mismatch report no longer
+    // applies.
+    state.scope_reports.clear(grant.id);
     state.connect.complete(
         &pending.session_token,
         json!({

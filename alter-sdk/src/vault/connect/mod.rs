@@ -48,7 +48,7 @@ pub struct ConnectSessionBuilder {
     label: Option<String>,
     restrictions: Option<GrantRestrictions>,
     repair_grant_id: Option<String>,
-    /// Whether a repair that the backend answers with "grant not found" is retried as a plain
+    /// Whether a repair that the backend rejects with "grant not found" is retried as a plain
     /// session, as recovery from a revoked credential does.
     repair_fallback: bool,
     agent: Option<String>,

@@ -80,7 +80,7 @@ impl GrantPolicy {
     }
 }
 
-/// What the grant a connect session creates may be used for. A restricted grant can only be
+/// The allowed uses of the grant a connect session creates. A restricted grant can only be
 /// used through proxy mode, where the backend enforces the restrictions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[must_use]

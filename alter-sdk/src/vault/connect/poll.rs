@@ -65,7 +65,7 @@ pub struct ConnectedGrant {
 pub struct GrantPolicyInfo {
     /// When the grant expires, as an RFC 3339 timestamp.
     pub expires_at: Option<String>,
-    /// Who set the policy.
+    /// The principal that set the policy.
     pub created_by: Option<String>,
     /// When the policy was set.
     pub created_at: Option<String>,
@@ -107,7 +107,7 @@ pub struct FailedGrant {
     pub message: String,
 }
 
-/// A callback told about each provider the user declines.
+/// A callback called with each provider the user declines.
 type DeclinedCallback = Arc<dyn Fn(&DeclinedProvider) + Send + Sync>;
 
 /// Polls a connect session until it ends; created by [`Vault::wait_for_connect_session`].
