@@ -514,7 +514,7 @@ pub enum ConnectErrorKind {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct SignInError {
-    /// Which way it failed.
+    /// The way it failed.
     pub kind: SignInErrorKind,
     /// The backend's error code, e.g. `access_denied`, or the local reason, e.g.
     /// `poll_deadline_elapsed`.
@@ -545,7 +545,7 @@ impl fmt::Display for SignInError {
     }
 }
 
-/// How a sign-in session failed.
+/// The ways a sign-in session can fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignInErrorKind {
@@ -561,14 +561,14 @@ pub enum SignInErrorKind {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ApprovalError {
-    /// Which way it failed.
+    /// The way it failed.
     pub kind: ApprovalErrorKind,
     /// The approval id, when the backend issued one.
     pub approval_id: Option<String>,
     /// A human-readable reason: the backend's decision reason or execution error when it sent
     /// one.
     pub message: String,
-    /// The backend answer, when the failure came from a backend error response.
+    /// The backend response, when the failure came from a backend error response.
     pub backend: Option<BackendError>,
 }
 
@@ -603,13 +603,13 @@ impl fmt::Display for ApprovalError {
     }
 }
 
-/// How an approval failed.
+/// The ways an approval can fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ApprovalErrorKind {
     /// An approver denied the call (`approval_denied`).
     Denied,
-    /// Nobody decided before the approval expired (`approval_expired`).
+    /// No one decided before the approval expired (`approval_expired`).
     Expired,
     /// The call was approved, but the backend failed to execute it
     /// (`approval_execution_failed`).

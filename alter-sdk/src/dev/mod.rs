@@ -19,7 +19,7 @@
 //!   reports with [`DevVault::scope_mismatch_reports`]; a reported grant's token responses
 //!   carry `scope_mismatch: true` until the user authorizes it again;
 //! - errors use the backend's status codes and `{"error", "message", …}` bodies;
-//! - tests can switch on the answers the backend gives under load: rate limiting per API key
+//! - tests can switch on the responses the backend gives under load: rate limiting per API key
 //!   ([`RateLimitPolicy`]) and `token_refresh_in_progress` conflicts
 //!   ([`DevVault::set_token_refresh_conflicts`]).
 //!
@@ -505,13 +505,13 @@ impl DevVault {
         Ok(())
     }
 
-    /// Sets when `POST /sdk/token` answers HTTP 409 `token_refresh_in_progress` instead of the
+    /// Sets when `POST /sdk/token` returns HTTP 409 `token_refresh_in_progress` instead of the
     /// token, and resets the count [`DevVault::token_refresh_conflicts_served`] returns.
     pub fn set_token_refresh_conflicts(&self, conflicts: TokenRefreshConflicts) {
         self.state.faults.set_refresh_conflicts(conflicts);
     }
 
-    /// Returns how many `token_refresh_in_progress` answers were served since the last
+    /// Returns how many `token_refresh_in_progress` responses were served since the last
     /// [`DevVault::set_token_refresh_conflicts`].
     pub fn token_refresh_conflicts_served(&self) -> u64 {
         self.state.faults.refresh_conflicts_served()
@@ -555,7 +555,7 @@ impl DevVault {
             .map_err(|error| approval::decision_error(approval_id, error))
     }
 
-    /// Makes a pending approval expire now, as if nobody decided in time.
+    /// Makes a pending approval expire now, as if no one decided in time.
     ///
     /// # Errors
     ///

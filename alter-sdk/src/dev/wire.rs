@@ -45,7 +45,7 @@ pub(super) const APPROVAL_LIFETIME: Duration = Duration::from_secs(600);
 pub(super) const CONNECT_SESSION_LIFETIME: Duration = Duration::from_secs(600);
 /// Default lifetime of a sign-in session, as sent in `expires_in`.
 pub(super) const SIGN_IN_SESSION_LIFETIME: Duration = Duration::from_secs(600);
-/// The longest a poll may be held open waiting for a change.
+/// The maximum time a poll may stay open waiting for a change.
 pub(super) const MAX_LONG_POLL: Duration = Duration::from_secs(25);
 /// How long a finished or expired connect or sign-in session can still be polled before it is forgotten.
 pub(super) const CONNECT_SESSION_RETENTION: Duration = Duration::from_secs(3600);
@@ -120,7 +120,7 @@ pub(super) mod code {
     pub(in crate::dev) const APPROVAL_NOT_FOUND: &str = "approval_not_found";
     /// An approver denied the proxied call.
     pub(in crate::dev) const APPROVAL_DENIED: &str = "approval_denied";
-    /// Nobody decided before the approval expired.
+    /// No one decided before the approval expired.
     pub(in crate::dev) const APPROVAL_EXPIRED: &str = "approval_expired";
     /// The approved call failed.
     pub(in crate::dev) const APPROVAL_EXECUTION_FAILED: &str = "approval_execution_failed";

@@ -26,17 +26,17 @@ const POLL_PATH: &str = "/sdk/auth/poll";
 const VERIFY_PATH: &str = "/sdk/auth/verify-token";
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
-/// The longest the backend holds one poll open.
+/// The maximum time the backend keeps one poll open.
 const MAX_LONG_POLL: Duration = Duration::from_secs(25);
-/// Added to a long poll's wait to get its HTTP timeout, so a poll the backend holds for the
-/// whole wait still gets its answer.
+/// Added to a long poll's wait to get its HTTP timeout, so a poll the backend keeps open for the
+/// whole wait still gets its response.
 const LONG_POLL_MARGIN: Duration = Duration::from_secs(15);
 
 /// A created sign-in session.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuthSession {
-    /// The token that identifies the session when polling it. Whoever holds it receives the
+    /// The token that identifies the session when polling it. Anyone who has it can receive the
     /// user token, so it is kept out of `Debug` output.
     pub session_token: String,
     /// The URL of the hosted sign-in page to send the user to.
@@ -74,7 +74,7 @@ pub enum AuthStatus {
 pub struct SignedInUser {
     /// The identity provider's token for the user; pass it as the user token of vault calls.
     pub user_token: UserToken,
-    /// What the backend reports about the user, e.g. `sub` and `email`; empty when it sent
+    /// The backend's report about the user, e.g. `sub` and `email`; empty when it sent
     /// nothing.
     pub user_info: Map<String, Value>,
 }
@@ -86,8 +86,8 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// Returns the typed backend error for an error answer, and [`Error::MalformedResponse`]
-    /// when the backend answers with any status but 201 or with a body that lacks a session
+    /// Returns the typed backend error for an error response, and [`Error::MalformedResponse`]
+    /// when the backend returns any status but 201 or with a body that lacks a session
     /// field.
     pub async fn create_auth_session(&self) -> Result<AuthSession, Error> {
         let reply = self
@@ -112,7 +112,7 @@ impl Vault {
     /// # Errors
     ///
     /// Returns [`Error::SignIn`] when the session failed or expired, the typed backend error
-    /// for an error answer, and [`Error::MalformedResponse`] for an answer that does not follow
+    /// for an error response, and [`Error::MalformedResponse`] for a response that does not follow
     /// the protocol.
     pub async fn auth_session_status(&self, session_token: &str) -> Result<AuthStatus, Error> {
         poll_once(self, session_token, None)
@@ -141,8 +141,8 @@ impl Vault {
     ///
     /// Returns [`Error::InvalidRequest`] for an empty or blank token, without a request;
     /// [`Error::UserTokenRejected`] when the backend rejects the token; the typed backend error
-    /// for any other error answer, e.g. [`Error::KeyRejected`]; [`Error::MalformedResponse`] when
-    /// the answer lacks a non-blank `sub`; and [`Error::Network`] or [`Error::Timeout`] when the
+    /// for any other error response, e.g. [`Error::KeyRejected`]; [`Error::MalformedResponse`] when
+    /// the response lacks a non-blank `sub`; and [`Error::Network`] or [`Error::Timeout`] when the
     /// request fails.
     pub async fn verify_user_token(&self, user_token: &str) -> Result<String, Error> {
         if user_token.trim().is_empty() {
@@ -173,7 +173,7 @@ impl Vault {
 
 /// Polls a sign-in session until it ends; created by [`Vault::poll_auth_session`].
 ///
-/// Await it directly. Network failures, timeouts and answers other than 200, 400, 401, 403,
+/// Await it directly. Network failures, timeouts and statuses other than 200, 400, 401, 403,
 /// 404 and 422 are retried until the timeout, because the backend may recover; every other
 /// error ends the wait.
 #[derive(Debug)]
@@ -305,7 +305,7 @@ fn encode(value: &Value) -> Result<Vec<u8>, Error> {
     to_ascii_vec(value).map_err(|e| Error::invalid_request(format!("failed to encode: {e}")))
 }
 
-/// Parses the answer to `POST /sdk/auth/session`.
+/// Parses the response to `POST /sdk/auth/session`.
 pub(crate) fn parse_session(body: &[u8]) -> Result<AuthSession, Error> {
     let malformed = |reason: &str| Error::malformed(SESSION_PATH, reason);
     let value: Value =
@@ -333,7 +333,7 @@ pub(crate) fn parse_session(body: &[u8]) -> Result<AuthSession, Error> {
     })
 }
 
-/// Parses a 200 answer to `POST /sdk/auth/poll`.
+/// Parses a 200 response to `POST /sdk/auth/poll`.
 pub(crate) fn parse_status(body: &[u8]) -> Result<AuthStatus, Error> {
     let malformed = |reason: &str| Error::malformed(POLL_PATH, reason);
     let value: Value =
@@ -405,7 +405,7 @@ fn status_error(object: &Map<String, Value>) -> Error {
     }
 }
 
-/// Parses a 200 answer to `POST /sdk/auth/verify-token`.
+/// Parses a 200 response to `POST /sdk/auth/verify-token`.
 pub(crate) fn parse_subject(body: &[u8]) -> Result<String, Error> {
     serde_json::from_slice::<Value>(body)
         .ok()
@@ -414,7 +414,7 @@ pub(crate) fn parse_subject(body: &[u8]) -> Result<String, Error> {
         .and_then(Value::as_str)
         .filter(|sub| !sub.trim().is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| Error::malformed(VERIFY_PATH, "the answer lacks a non-blank `sub`"))
+        .ok_or_else(|| Error::malformed(VERIFY_PATH, "the response lacks a non-blank `sub`"))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::dev::errors::ApiError;
 use crate::dev::server::DevState;
 use crate::dev::wire::{self, code};
 
-/// `POST /sdk/auth/session` with `{}`: answers 201 with `session_token`, `auth_url`,
+/// `POST /sdk/auth/session` with `{}`: returns 201 with `session_token`, `auth_url`,
 /// `expires_in` and `expires_at`.
 pub(in crate::dev) async fn create(
     State(state): State<Arc<DevState>>,
@@ -85,7 +85,7 @@ pub(in crate::dev) async fn poll(
     }))
 }
 
-/// `POST /sdk/auth/verify-token` with `{"token": …}`: answers `{"sub": user}` for a valid user
+/// `POST /sdk/auth/verify-token` with `{"token": …}`: returns `{"sub": user}` for a valid user
 /// token and 401 `jwt_validation_error` otherwise.
 pub(in crate::dev) async fn verify_token(
     State(state): State<Arc<DevState>>,

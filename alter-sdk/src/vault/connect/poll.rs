@@ -231,7 +231,7 @@ impl WaitForConnect {
     }
 }
 
-/// The error for a wait whose deadline passed, naming the providers the user declined.
+/// Builds the error for a wait whose deadline passed, naming the providers the user declined.
 fn deadline_elapsed(declined: &[String]) -> Error {
     let message = if declined.is_empty() {
         "the user did not finish before the deadline".to_owned()
