@@ -31,7 +31,7 @@ struct RefreshState {
 }
 
 impl Faults {
-    /// Sets when `/sdk/token` answers 409, and resets the count of 409s served.
+    /// Sets when `/sdk/token` returns 409, and resets the count of 409s served.
     pub(super) fn set_refresh_conflicts(&self, mode: TokenRefreshConflicts) {
         *self.refresh_state() = RefreshState { mode, served: 0 };
     }

@@ -127,7 +127,7 @@ impl StoredGrant {
     }
 }
 
-/// What a restricted grant may be used for; such a grant is usable only through proxy mode,
+/// The uses a restricted grant is limited to; such a grant is usable only through proxy mode,
 /// which enforces this.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Restrictions {

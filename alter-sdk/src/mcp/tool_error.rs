@@ -46,7 +46,7 @@ impl From<Error> for ErrorData {
 
 /// Reads the provider and scopes the user must authorize from a tool's response, when it is an
 /// error that carries the `authorization_required` object without a connect URL yet.
-/// `tool_provider` stands in for a provider the error does not name.
+/// `tool_provider` replaces a provider the error does not name.
 pub(crate) fn authorization_needed(
     answer: &Result<CallToolResponse, ErrorData>,
     tool_provider: Option<&str>,

@@ -31,7 +31,7 @@ pub enum KeyType {
     Derived,
     /// `alter_pk_…`: a publishable key.
     Publishable,
-    /// `alter_key_…`: a key minted before scoped keys existed; it says nothing about its holder.
+    /// `alter_key_…`: a key minted before scoped keys existed; its prefix does not identify its holder.
     Legacy,
 }
 

@@ -61,7 +61,7 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// A GET without a body, with actor headers.
+    /// Creates a GET without a body, with actor headers.
     pub(crate) fn get(path: &'a str) -> Self {
         Self {
             method: Method::GET,

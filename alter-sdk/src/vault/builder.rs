@@ -59,7 +59,7 @@ impl VaultBuilder {
 
     /// Sets whether the key belongs to an application or a managed agent.
     ///
-    /// Required unless the key's prefix tells: `alter_rk_` keys belong to applications and
+    /// Required unless the key's prefix identifies the holder: `alter_rk_` keys belong to applications and
     /// `alter_ak_` keys to agents. Legacy, derived and publishable keys do not say, and the
     /// builder does not guess.
     pub fn kind(mut self, kind: PrincipalKind) -> Self {

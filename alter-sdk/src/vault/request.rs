@@ -182,7 +182,7 @@ impl RequestBuilder {
     /// - [`Error::MissingUserToken`] when the call needs a user and none is in scope;
     /// - the typed backend error when the backend refuses the credential, e.g.
     ///   [`Error::GrantNotFound`] when the user has not connected the provider;
-    /// - [`Error::MalformedResponse`] when the credential answer breaks the protocol;
+    /// - [`Error::MalformedResponse`] when the credential response breaks the protocol;
     /// - [`Error::ScopeReauthRequired`], [`Error::ProviderUnauthorized`] or [`Error::Provider`]
     ///   when the provider answers with an error status;
     /// - [`Error::Network`] or [`Error::Timeout`] when a request fails to complete.
