@@ -65,6 +65,7 @@
 //! | `otel` | Backend requests carry the active OpenTelemetry span's `traceparent` header | no |
 //! | `dev` | DevVault: a local, in-memory Alter-compatible backend with a demo OAuth provider | no |
 //! | `mcp` | MCP tools on rmcp 3.11: [`AlterContext`](crate::mcp::AlterContext), [`#[alter::tool]`](crate::tool), the stdio transport, and `alter::rmcp` / `alter::schemars` | no |
+//! | `mcp-auth` | An OAuth 2.1 authorization server for MCP clients and the bearer guard for the MCP endpoint, in [`alter::mcp::auth`](crate::mcp::auth) | no |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit_context;

@@ -167,6 +167,8 @@
 //!   `2026-07-28` get the `isError` answer, because rmcp 3.11 does not keep the capabilities
 //!   they declared in `initialize`.
 
+#[cfg(feature = "mcp-auth")]
+pub mod auth;
 mod authorization;
 mod context;
 mod stdio;
