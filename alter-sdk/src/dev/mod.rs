@@ -21,7 +21,10 @@
 //! - errors use the backend's status codes and `{"error", "message", …}` bodies;
 //! - tests can switch on the responses the backend gives under load: rate limiting per API key
 //!   ([`RateLimitPolicy`]) and `token_refresh_in_progress` conflicts
-//!   ([`DevVault::set_token_refresh_conflicts`]).
+//!   ([`DevVault::set_token_refresh_conflicts`]);
+//! - any signed endpoint can be made to respond with a chosen status, headers and body
+//!   ([`DevVault::set_fault`]), so a test can drive every error the backend sends through a
+//!   real client.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -94,7 +97,7 @@ use uuid::Uuid;
 
 pub use self::approval::ProxyApproval;
 use self::demo::DemoProvider;
-pub use self::faults::TokenRefreshConflicts;
+pub use self::faults::{Fault, FaultRepeat, TokenRefreshConflicts};
 use self::idp::Idp;
 pub use self::provider::ProviderConfig;
 pub use self::rate_limit::{RateLimitHeaders, RateLimitPolicy};
@@ -505,16 +508,63 @@ impl DevVault {
         Ok(())
     }
 
-    /// Sets when `POST /sdk/token` returns HTTP 409 `token_refresh_in_progress` instead of the
-    /// token, and resets the count [`DevVault::token_refresh_conflicts_served`] returns.
-    pub fn set_token_refresh_conflicts(&self, conflicts: TokenRefreshConflicts) {
-        self.state.faults.set_refresh_conflicts(conflicts);
+    /// Makes the signed endpoint at `endpoint` (a path such as `/sdk/token`,
+    /// `/sdk/proxy` or `/sdk/oauth/connect/session`) respond with `fault` instead of its normal
+    /// response, for as many requests as `repeat` sets. The request is still authenticated
+    /// first, so a bad signature still gets its signature error, and a request the fault
+    /// responds to changes nothing in DevVault. The fault replaces any earlier one on the same
+    /// endpoint, and [`DevVault::faults_served`] starts counting again.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when `endpoint` is not a path under `/sdk/` without a
+    /// query, or the fault's status, a header name or a header value is invalid.
+    pub fn set_fault(
+        &self,
+        endpoint: &str,
+        fault: Fault,
+        repeat: FaultRepeat,
+    ) -> Result<(), Error> {
+        self.state.faults.set(endpoint, fault, repeat)
     }
 
-    /// Returns how many `token_refresh_in_progress` responses were served since the last
-    /// [`DevVault::set_token_refresh_conflicts`].
+    /// Disarms the fault of `endpoint`, so it gives its normal responses again.
+    pub fn clear_fault(&self, endpoint: &str) {
+        self.state.faults.clear(endpoint);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear_all();
+    }
+
+    /// Returns how many requests the fault of `endpoint` responded to since it was set.
+    pub fn faults_served(&self, endpoint: &str) -> u64 {
+        self.state.faults.served(endpoint)
+    }
+
+    /// Sets when `POST /sdk/token` returns HTTP 409 `token_refresh_in_progress` instead of the
+    /// token, and resets the count [`DevVault::token_refresh_conflicts_served`] returns. This
+    /// is the fault of `/sdk/token` (see [`DevVault::set_fault`]), so it replaces any other
+    /// fault there. The body names no `grant_id`, because the fault responds before a grant
+    /// is resolved.
+    pub fn set_token_refresh_conflicts(&self, conflicts: TokenRefreshConflicts) {
+        let repeat = match conflicts {
+            TokenRefreshConflicts::Off => {
+                self.clear_fault(wire::TOKEN_PATH);
+                return;
+            }
+            TokenRefreshConflicts::Next(count) => FaultRepeat::Next(count),
+            TokenRefreshConflicts::Always => FaultRepeat::Always,
+        };
+        self.set_fault(wire::TOKEN_PATH, faults::token_refresh_conflict(), repeat)
+            .expect("the token refresh conflict is a valid fault");
+    }
+
+    /// Returns how many requests the fault of `/sdk/token` responded to since it was last set, by
+    /// [`DevVault::set_token_refresh_conflicts`] or [`DevVault::set_fault`].
     pub fn token_refresh_conflicts_served(&self) -> u64 {
-        self.state.faults.refresh_conflicts_served()
+        self.faults_served(wire::TOKEN_PATH)
     }
 
     /// Sets whether later proxy calls wait for an approval.

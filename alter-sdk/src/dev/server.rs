@@ -24,7 +24,8 @@ use super::store::Store;
 use super::verify::NonceCache;
 use super::wire::{self, code};
 use super::{
-    approval, audit, connect, demo, idp, proxy, rate_limit, scope_report, signin, token, verify,
+    approval, audit, connect, demo, faults, idp, proxy, rate_limit, scope_report, signin, token,
+    verify,
 };
 
 /// All DevVault state, shared by every route.
@@ -122,6 +123,10 @@ pub(super) fn router(state: Arc<DevState>) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             rate_limit::enforce,

@@ -53,15 +53,6 @@ pub(super) async fn retrieve(
         .with("grant_id", grant.id.to_string())
         .with("provider_id", grant.provider_id.clone()));
     }
-    if state.faults.take_refresh_conflict() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            code::TOKEN_REFRESH_IN_PROGRESS,
-            "the provider token of this grant is being refreshed; retry shortly",
-        )
-        .with("grant_id", grant.id.to_string())
-        .with("provider_id", grant.provider_id.clone()));
-    }
     let grant = ensure_fresh(&state, grant).await?;
     tracing::debug!(
         target: "alter::dev::token",
