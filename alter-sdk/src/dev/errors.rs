@@ -14,6 +14,9 @@ pub(super) struct ApiError {
     status: StatusCode,
     body: Map<String, Value>,
     retry_after: Option<u64>,
+    /// Sends the body inside a `{"detail": …}` envelope, as the backend's FastAPI handlers do
+    /// for some errors.
+    in_detail: bool,
 }
 
 impl ApiError {
@@ -26,6 +29,7 @@ impl ApiError {
             status,
             body,
             retry_after: None,
+            in_detail: false,
         }
     }
 
@@ -38,6 +42,12 @@ impl ApiError {
     /// Adds a `Retry-After` header, in seconds.
     pub(super) fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Sends the body as `{"detail": body}`.
+    pub(super) fn in_detail(mut self) -> Self {
+        self.in_detail = true;
         self
     }
 
@@ -100,7 +110,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(Value::Object(self.body))).into_response();
+        let body = if self.in_detail {
+            serde_json::json!({ "detail": self.body })
+        } else {
+            Value::Object(self.body)
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

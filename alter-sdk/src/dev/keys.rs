@@ -21,6 +21,8 @@ pub(super) struct KeyEntry {
     /// Sent in `X-Alter-Actor-ID` on every response to this key, and expected in that header when
     /// the client replays it.
     pub(super) actor_id: Uuid,
+    /// The managed agent an agent key belongs to; requests signed with it act as that agent.
+    pub(super) agent_id: Option<Uuid>,
 }
 
 /// The keys this DevVault accepts. `Debug` shows how many there are, never the keys.
@@ -39,12 +41,22 @@ impl fmt::Debug for KeyRegistry {
 impl KeyRegistry {
     /// Mints a key of `key_type` with a valid checksum and registers it.
     pub(super) fn mint(&self, key_type: KeyType) -> ApiKey {
+        self.register(key_type, None)
+    }
+
+    /// Mints an agent key (`alter_ak_…`) that acts as the managed agent `agent_id`.
+    pub(super) fn mint_for_agent(&self, agent_id: Uuid) -> ApiKey {
+        self.register(KeyType::Agent, Some(agent_id))
+    }
+
+    fn register(&self, key_type: KeyType, agent_id: Option<Uuid>) -> ApiKey {
         let text = generate_key(key_type);
         let key = ApiKey::parse(&text).expect("a minted key passes its own format check");
         let entry = KeyEntry {
             key_type,
             signing_key: SigningKey::derive(&text),
             actor_id: Uuid::new_v4(),
+            agent_id,
         };
         self.keys
             .write()

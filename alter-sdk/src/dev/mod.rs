@@ -52,20 +52,42 @@
 //! # }
 //! ```
 //!
+//! # Connect session fields
+//!
+//! - `grant_policy` sets when the new grant expires: `default_ttl_seconds` after the consent,
+//!   else `max_ttl_seconds` after it, and never later than `expires_at`. Once it expired, a
+//!   credential or proxy request for the grant gets 403 `grant_expired`. A default above the
+//!   maximum, an unknown member or an `expires_at` in the past gets 400.
+//! - `switch_account` sends the provider `prompt=select_account` instead of `login_hint`.
+//!   The demo provider then shows its consent page with no account filled in, even with
+//!   auto-approve, so the user connects another account.
+//! - `scope_constraint` keeps only the listed scopes, both in the authorization request and
+//!   on the grant. It gets 422 `invalid_scope_constraint` when malformed or when it leaves an
+//!   offered provider no scope, and `scope_constraint_warnings` lists entries that match no
+//!   requested scope.
+//! - `agent` (a managed agent's id or name, see [`DevVault::create_agent`]) delegates the
+//!   grant to that agent, and `delegable` (true unless sent) sets whether agents may use the
+//!   grant at all. A session that names an agent for a grant that is not delegable completes
+//!   with `policy_refused: true`, and an agent that uses a grant that stopped being delegable
+//!   gets 403 `grant_not_delegable`. An agent key may name only its own agent.
+//!
 //! # Limitations
 //!
 //! State lives in memory and is lost on shutdown; keys and user tokens of one instance are
-//! rejected by the next. Managed agents and delegation are not implemented, so requests
-//! that need them get 404 or 400. The sign-in page asks only for a
-//! user name: there are no passwords.
+//! rejected by the next. Only agent keys from [`DevVault::create_agent`] act as agents: an app
+//! key with `X-Alter-Caller` is not resolved to a managed agent, and there are no endpoints to
+//! manage agents or delegations (`/sdk/agents…`, `/sdk/grants/{id}/delegate`). The sign-in page
+//! asks only for a user name: there are no passwords.
 //! `X-Alter-Scope-Constraints` and `X-Alter-Request-Rule` are covered by the signature check
 //! but not enforced, because every DevVault key may do everything.
 
+mod agents;
 mod approval;
 mod audit;
 mod body;
 mod clock;
 mod connect;
+mod delegation;
 mod demo;
 mod errors;
 mod faults;
@@ -95,6 +117,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use self::agents::ManagedAgent;
 pub use self::approval::ProxyApproval;
 use self::demo::DemoProvider;
 pub use self::faults::{Fault, FaultRepeat, TokenRefreshConflicts};
@@ -235,6 +258,7 @@ impl DevVaultBuilder {
         providers.extend(self.providers);
         let state = Arc::new(DevState {
             keys: keys::KeyRegistry::default(),
+            agents: agents::Agents::default(),
             nonces: verify::NonceCache::default(),
             idp: Idp::new(base_url.clone(), self.user_token_lifetime),
             store: store::Store::default(),
@@ -394,6 +418,24 @@ impl DevVault {
     /// own actor id.
     pub fn mint_api_key(&self, key_type: KeyType) -> ApiKey {
         self.state.keys.mint(key_type)
+    }
+
+    /// Creates a managed agent named `name` and mints its agent key (`alter_ak_…`). Requests
+    /// signed with that key act as the agent: they may use only grants delegated to it by a
+    /// connect session that names the agent (by id or name), and get 404 `no_delegated_grant`
+    /// otherwise.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::InvalidRequest`] when `name` is not 1 to 64 characters from
+    /// `a-z 0-9 . _ -` starting with a letter or digit, or another agent has it.
+    pub fn create_agent(&self, name: &str) -> Result<ManagedAgent, Error> {
+        let id = self.state.agents.create(name)?;
+        Ok(ManagedAgent {
+            id,
+            name: name.to_owned(),
+            api_key: self.state.keys.mint_for_agent(id),
+        })
     }
 
     /// Returns the base URL of the demo provider's JSON API, e.g.

@@ -233,7 +233,9 @@ impl ProviderConfig {
             if !request.scopes.is_empty() {
                 query.append_pair("scope", &request.scopes.join(" "));
             }
-            if self.send_login_hint {
+            if request.select_account {
+                query.append_pair("prompt", "select_account");
+            } else if self.send_login_hint {
                 query.append_pair("login_hint", request.user);
             }
             for (name, value) in &self.authorization_params {
@@ -396,6 +398,9 @@ pub(super) struct AuthorizationRequest<'a> {
     pub(super) code_verifier: &'a Secret,
     pub(super) scopes: &'a [String],
     pub(super) user: &'a str,
+    /// Asks the provider to let the user choose the account (`prompt=select_account`) instead
+    /// of suggesting the user's own with `login_hint`.
+    pub(super) select_account: bool,
 }
 
 /// A successful token endpoint response.
@@ -590,6 +595,7 @@ mod tests {
                 code_verifier: &verifier,
                 scopes: &["read".to_owned(), "write".to_owned()],
                 user: "alice",
+                select_account: false,
             });
         let url = Url::parse(&url).unwrap();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();

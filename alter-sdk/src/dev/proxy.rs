@@ -90,7 +90,7 @@ pub(super) async fn proxy(
 ) -> Result<Response, ApiError> {
     let body = JsonObject::parse(&body)?;
     let call = ProxyCall::parse(&body)?;
-    let grant = resolve_grant(&state, &body)?;
+    let grant = resolve_grant(&state, &body, caller.agent_id)?;
     if let Some(reason) = grant
         .restrictions
         .as_ref()

@@ -9,6 +9,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::agents::Agents;
 use super::approval::Approvals;
 use super::connect::ConnectSessions;
 use super::demo::DemoProvider;
@@ -34,6 +35,7 @@ pub(super) struct DevState {
     /// `http://host:port`, without a trailing slash.
     pub(super) base_url: String,
     pub(super) keys: KeyRegistry,
+    pub(super) agents: Agents,
     pub(super) nonces: NonceCache,
     pub(super) idp: Idp,
     pub(super) store: Store,

@@ -35,6 +35,12 @@ pub struct GrantInfo {
     pub created_at: SystemTime,
     /// When the current provider access token expires, if the token response included `expires_in`.
     pub token_expires_at: Option<SystemTime>,
+    /// When the grant itself expires under the connect session's `grant_policy`, if it set one.
+    pub expires_at: Option<SystemTime>,
+    /// Whether the grant may be delegated to managed agents.
+    pub delegable: bool,
+    /// The managed agents the grant is delegated to.
+    pub delegated_to: Vec<Uuid>,
 }
 
 /// One audit row received on `POST /sdk/oauth/audit/api-call`.
@@ -92,6 +98,12 @@ pub(super) struct StoredGrant {
     pub(super) created_at: SystemTime,
     /// Set for a grant usable only through proxy mode.
     pub(super) restrictions: Option<Restrictions>,
+    /// The grant policy applied to the grant, if any.
+    pub(super) policy: Option<AppliedPolicy>,
+    /// Whether the grant may be delegated to managed agents.
+    pub(super) delegable: bool,
+    /// The managed agents the grant is delegated to.
+    pub(super) delegated_to: Vec<Uuid>,
     sequence: u64,
     /// Held while the grant's token is refreshed, so concurrent requests refresh once.
     pub(super) refresh_lock: Arc<tokio::sync::Mutex<()>>,
@@ -102,6 +114,11 @@ impl StoredGrant {
     pub(super) fn needs_refresh(&self, now: u64) -> bool {
         self.expires_at
             .is_some_and(|expires_at| expires_at <= now + wire::REFRESH_MARGIN_SECS)
+    }
+
+    /// Returns whether the grant's policy expiry has passed.
+    pub(super) fn is_expired(&self, now: u64) -> bool {
+        self.policy.is_some_and(|policy| policy.expires_at <= now)
     }
 
     /// Returns the access token's remaining lifetime in whole seconds.
@@ -123,6 +140,11 @@ impl StoredGrant {
             token_expires_at: self
                 .expires_at
                 .map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
+            expires_at: self
+                .policy
+                .map(|policy| UNIX_EPOCH + Duration::from_secs(policy.expires_at)),
+            delegable: self.delegable,
+            delegated_to: self.delegated_to.clone(),
         }
     }
 }
@@ -162,6 +184,16 @@ impl Restrictions {
     }
 }
 
+/// Delegates `grant` to `agent` when the grant is delegable; a policy refuses it otherwise.
+fn delegate(grant: &mut StoredGrant, agent: Option<Uuid>) {
+    if let Some(agent) = agent
+        && grant.delegable
+        && !grant.delegated_to.contains(&agent)
+    {
+        grant.delegated_to.push(agent);
+    }
+}
+
 /// Returns whether `url` is `prefix` or lies under it: `/v1/me` allows `/v1/me/photo` and
 /// `/v1/me?x=1` but not `/v1/messages`.
 fn within(url: &str, prefix: &str) -> bool {
@@ -169,6 +201,15 @@ fn within(url: &str, prefix: &str) -> bool {
         Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?', '#']),
         None => false,
     }
+}
+
+/// A grant policy's expiry, applied to a grant when its connect session completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct AppliedPolicy {
+    /// Unix seconds.
+    pub(super) expires_at: u64,
+    /// Unix seconds.
+    pub(super) created_at: u64,
 }
 
 /// The result of a completed authorization, before it becomes a grant.
@@ -184,6 +225,16 @@ pub(super) struct NewGrant {
     pub(super) repair: Option<Uuid>,
     /// Restrictions for a new grant; an updated grant keeps its own.
     pub(super) restrictions: Option<Restrictions>,
+    /// The grant's expiry under the session's grant policy, in Unix seconds. It replaces the
+    /// policy of an updated grant, whose earlier expiry the new consent supersedes.
+    pub(super) expires_at: Option<u64>,
+    /// The session's `delegable`; without it a new grant is delegable and an updated one keeps
+    /// its setting.
+    pub(super) delegable: Option<bool>,
+    /// The managed agent to delegate the grant to.
+    pub(super) delegate_to: Option<Uuid>,
+    /// The scope constraint of the session: the grant keeps only these scopes.
+    pub(super) scope_constraint: Option<Vec<String>>,
 }
 
 /// Whether [`Store::upsert`] created a grant or updated one.
@@ -216,7 +267,14 @@ impl Store {
     /// created.
     pub(super) fn upsert(&self, new: NewGrant) -> (StoredGrant, Operation) {
         let now = unix_now();
-        let scopes = new.tokens.scopes.clone().unwrap_or(new.requested_scopes);
+        let mut scopes = new.tokens.scopes.clone().unwrap_or(new.requested_scopes);
+        if let Some(constraint) = &new.scope_constraint {
+            scopes.retain(|scope| constraint.contains(scope));
+        }
+        let policy = new.expires_at.map(|expires_at| AppliedPolicy {
+            expires_at,
+            created_at: now,
+        });
         let mut grants = self.grants.write().expect("grant store lock poisoned");
         let existing = grants.values_mut().find(|grant| match new.repair {
             Some(id) => grant.id == id,
@@ -236,10 +294,15 @@ impl Store {
             }
             grant.expires_at = new.tokens.expires_in.map(|secs| now + secs);
             grant.token_generation = Uuid::new_v4();
+            grant.policy = policy;
+            if let Some(delegable) = new.delegable {
+                grant.delegable = delegable;
+            }
+            delegate(grant, new.delegate_to);
             return (grant.clone(), Operation::Reauth);
         }
 
-        let grant = StoredGrant {
+        let mut grant = StoredGrant {
             id: Uuid::new_v4(),
             user: new.user,
             provider_id: new.provider_id,
@@ -252,9 +315,13 @@ impl Store {
             token_generation: Uuid::new_v4(),
             created_at: SystemTime::now(),
             restrictions: new.restrictions,
+            policy,
+            delegable: new.delegable.unwrap_or(true),
+            delegated_to: Vec::new(),
             sequence: self.next_sequence(),
             refresh_lock: Arc::default(),
         };
+        delegate(&mut grant, new.delegate_to);
         grants.insert(grant.id, grant.clone());
         (grant, Operation::Creation)
     }
@@ -386,6 +453,10 @@ mod tests {
             tokens: tokens(access, Some(3600)),
             repair: None,
             restrictions: None,
+            expires_at: None,
+            delegable: None,
+            delegate_to: None,
+            scope_constraint: None,
         }
     }
 
@@ -421,6 +492,44 @@ mod tests {
         assert_eq!(updated.access_token.expose(), "c");
         assert_eq!(updated.refresh_token.unwrap().expose(), "a-refresh");
         assert_ne!(updated.token_generation, grant.token_generation);
+    }
+
+    #[test]
+    fn delegation_needs_delegable_grant() {
+        let store = Store::default();
+        let agent = Uuid::new_v4();
+        let mut refused = new_grant(Some("locked"), "a");
+        refused.delegable = Some(false);
+        refused.delegate_to = Some(agent);
+        let (grant, _) = store.upsert(refused);
+        assert!(!grant.delegable);
+        assert!(grant.delegated_to.is_empty());
+
+        let mut allowed = new_grant(None, "b");
+        allowed.delegate_to = Some(agent);
+        let (grant, _) = store.upsert(allowed);
+        assert!(grant.delegable);
+        assert_eq!(grant.delegated_to, [agent]);
+    }
+
+    #[test]
+    fn scope_constraint_limits_scopes() {
+        let store = Store::default();
+        let mut constrained = new_grant(None, "a");
+        constrained.requested_scopes = vec!["messages.read".into(), "messages.write".into()];
+        constrained.scope_constraint = Some(vec!["messages.read".into()]);
+        let (grant, _) = store.upsert(constrained);
+        assert_eq!(grant.scopes, ["messages.read"]);
+    }
+
+    #[test]
+    fn policy_expiry_expires_grant() {
+        let store = Store::default();
+        let mut expiring = new_grant(None, "a");
+        expiring.expires_at = Some(unix_now() + 60);
+        let (grant, _) = store.upsert(expiring);
+        assert!(!grant.is_expired(unix_now()));
+        assert!(grant.is_expired(unix_now() + 60));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -19,10 +19,12 @@ use uuid::Uuid;
 
 use super::body::{JsonObject, wrong_type};
 use super::clock::{rfc3339, unix_now};
+use super::delegation::{check_agent_use, delegated_to_agent};
 use super::errors::ApiError;
 use super::provider::TokenEndpointError;
 use super::server::DevState;
 use super::store::StoredGrant;
+use super::verify::SignedCaller;
 use super::wire::{DEFAULT_INJECTION_FORMAT, DEFAULT_INJECTION_HEADER, code};
 
 /// The grant a token request names, directly or by provider and selectors.
@@ -39,11 +41,12 @@ enum Target<'a> {
 /// `POST /sdk/token`.
 pub(super) async fn retrieve(
     State(state): State<Arc<DevState>>,
+    Extension(caller): Extension<SignedCaller>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = JsonObject::parse(&body)?;
     check_reason_and_request(&body)?;
-    let grant = resolve_grant(&state, &body)?;
+    let grant = resolve_grant(&state, &body, caller.agent_id)?;
     if grant.restrictions.is_some() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -65,12 +68,24 @@ pub(super) async fn retrieve(
 }
 
 /// Resolves the grant a request body names: `grant_id`, or `provider_id` with the optional
-/// `label` and `account` selectors, for the user of `user_token` or `app_user_id`.
-pub(super) fn resolve_grant(state: &DevState, body: &JsonObject) -> Result<StoredGrant, ApiError> {
+/// `label` and `account` selectors, for the user of `user_token` or `app_user_id`. A managed
+/// `agent` may use only grants delegated to it. A grant whose policy expiry has passed gets
+/// 403 `grant_expired`.
+pub(super) fn resolve_grant(
+    state: &DevState,
+    body: &JsonObject,
+    agent: Option<Uuid>,
+) -> Result<StoredGrant, ApiError> {
     let target = parse_target(body)?;
     let user = resolve_user(state, body)?;
     let grant = match target {
-        Target::Grant(grant_id) => grant_by_id(state, grant_id, user.as_deref())?,
+        Target::Grant(grant_id) => {
+            let grant = grant_by_id(state, grant_id, user.as_deref())?;
+            if let Some(agent) = agent {
+                check_agent_use(&grant, agent)?;
+            }
+            grant
+        }
         Target::Provider {
             provider_id,
             label,
@@ -84,9 +99,23 @@ pub(super) fn resolve_grant(state: &DevState, body: &JsonObject) -> Result<Store
                      grant to use",
                 )
             })?;
-            select_grant(state, &user, provider_id, label, account)?
+            let grant = select_grant(state, &user, provider_id, label, account, agent)?;
+            if let Some(agent) = agent {
+                check_agent_use(&grant, agent)?;
+            }
+            grant
         }
     };
+    if grant.is_expired(unix_now()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::GRANT_EXPIRED,
+            "the grant expired under its grant policy; the user must connect again",
+        )
+        .with("grant_id", grant.id.to_string())
+        .with("provider_id", grant.provider_id.clone())
+        .with("app_user_id", grant.user.clone()));
+    }
     Ok(grant)
 }
 
@@ -196,6 +225,7 @@ fn select_grant(
     provider_id: &str,
     label: Option<&str>,
     account: Option<&str>,
+    agent: Option<Uuid>,
 ) -> Result<StoredGrant, ApiError> {
     if state.provider(provider_id).is_none() {
         return Err(grant_not_found(
@@ -217,6 +247,9 @@ fn select_grant(
                     .is_some_and(|identifier| identifier.eq_ignore_ascii_case(account))
             })
     });
+    if let Some(agent) = agent {
+        candidates = delegated_to_agent(candidates, agent, provider_id, user)?;
+    }
 
     match candidates.len() {
         0 => {

@@ -46,6 +46,8 @@ const API_KEY_HEADER: &str = "x-api-key";
 pub(super) struct SignedCaller {
     /// The type of the key that signed.
     pub(super) key_type: KeyType,
+    /// The managed agent of the agent key that signed, if it belongs to one.
+    pub(super) agent_id: Option<Uuid>,
     /// `X-Alter-Caller`, when sent.
     pub(super) caller: Option<String>,
     /// `X-Alter-Caller-Type`, when sent.
@@ -276,6 +278,7 @@ fn signed_caller(entry: &KeyEntry, identity: SignedIdentity<'_>) -> Result<Signe
         .transpose()?;
     Ok(SignedCaller {
         key_type: entry.key_type,
+        agent_id: entry.agent_id,
         caller: identity.caller.map(str::to_owned),
         caller_type: identity.caller_type.map(str::to_owned),
         context,

@@ -103,8 +103,16 @@ pub(super) mod code {
     pub(in crate::dev) const USER_TOKEN_REQUIRED: &str = "user_token_required";
     /// The request names a provider DevVault has no configuration for.
     pub(in crate::dev) const UNKNOWN_PROVIDER: &str = "unknown_provider";
-    /// The request uses a backend feature DevVault does not implement.
-    pub(in crate::dev) const NOT_SUPPORTED: &str = "not_supported";
+    /// A connect session's `scope_constraint` is malformed.
+    pub(in crate::dev) const INVALID_SCOPE_CONSTRAINT: &str = "invalid_scope_constraint";
+    /// No managed agent has this id or name.
+    pub(in crate::dev) const AGENT_NOT_FOUND: &str = "agent_not_found";
+    /// An agent key named another agent than its own.
+    pub(in crate::dev) const CALLER_AGENT_MISMATCH: &str = "caller_agent_mismatch";
+    /// The calling agent has no delegation of a grant for the provider.
+    pub(in crate::dev) const NO_DELEGATED_GRANT: &str = "no_delegated_grant";
+    /// The grant may not be used by agents.
+    pub(in crate::dev) const GRANT_NOT_DELEGABLE: &str = "grant_not_delegable";
     /// No connect session has this token.
     pub(in crate::dev) const SESSION_NOT_FOUND: &str = "connect_session_not_found";
     /// No sign-in session has this token.

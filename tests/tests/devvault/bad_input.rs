@@ -159,8 +159,23 @@ async fn connect_session_shape_errors() {
         ),
         (
             json!({"user_token": alice, "agent": "helper"}),
+            StatusCode::NOT_FOUND,
+            "agent_not_found",
+        ),
+        (
+            json!({"user_token": alice, "grant_policy": {"max_ttl_seconds": 60, "ttl": 5}}),
             StatusCode::BAD_REQUEST,
-            "not_supported",
+            "invalid_request",
+        ),
+        (
+            json!({"user_token": alice, "scope_constraint": ["*"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_scope_constraint",
+        ),
+        (
+            json!({"user_token": alice, "scope_constraint": ["calendar.read"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_scope_constraint",
         ),
         (
             json!({"user_token": alice, "required_scopes": {"demo": "messages.write"}}),

@@ -43,13 +43,12 @@ async fn session_with_accepted_fields_connects() {
         .allowed_origin("https://app.example")
         .metadata(Some("203.0.113.7".into()), Some("tests/1.0".into()))
         .direct(true)
-        .switch_account(true)
         .allow_user_policy_rules(false)
         .grant_policy(GrantPolicy::new().max_ttl(Duration::from_secs(3600)))
         .required_scopes("demo", ["messages.write"])
         .label("work")
         .delegable(false)
-        .scope_constraint(["messages.read"])
+        .scope_constraint(["messages.read", "messages.write"])
         .send()
         .await
         .unwrap();
@@ -59,10 +58,16 @@ async fn session_with_accepted_fields_connects() {
         grants[0].scopes.contains(&"messages.write".to_owned()),
         "{grants:?}"
     );
-    assert_eq!(
-        dev.grant_for("alice", "demo").unwrap().label.as_deref(),
-        Some("work")
-    );
+    let policy = grants[0]
+        .grant_policy
+        .as_ref()
+        .expect("the policy is reported");
+    assert!(policy.expires_at.is_some(), "{policy:?}");
+    assert_eq!(grants[0].delegation, None, "no agent was named");
+    let grant = dev.grant_for("alice", "demo").unwrap();
+    assert_eq!(grant.label.as_deref(), Some("work"));
+    assert!(!grant.delegable);
+    assert!(grant.expires_at.is_some());
 }
 
 #[tokio::test]

@@ -6,18 +6,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use url::Url;
 use uuid::Uuid;
 
-use super::{Outcome, SessionRequest};
+use super::{Outcome, SessionRequest, options, requested_scopes};
 use crate::dev::body::{JsonObject, str_list, wrong_type};
 use crate::dev::clock::{rfc3339, unix_now};
 use crate::dev::errors::ApiError;
 use crate::dev::server::DevState;
 use crate::dev::store::Restrictions;
+use crate::dev::verify::SignedCaller;
 use crate::dev::wire::{self, code};
 
 const MAX_LABEL_LEN: usize = 255;
@@ -27,21 +28,21 @@ const MAX_LABEL_LEN: usize = 255;
 ///
 /// Honoured: `allowed_providers`, `return_url`, `direct`, `required_scopes`,
 /// `requested_grant` (its `label`, and `restrictions`, which make the grant usable only
-/// through proxy mode), `repair_grant_id` and `user_token` (required). `allowed_origin`,
-/// `metadata`, `switch_account`, `allow_user_policy_rules`, `grant_policy`, `delegable` and
-/// `scope_constraint` are type-checked and otherwise ignored. `agent` gets 400, because
-/// DevVault has no managed agents.
+/// through proxy mode), `repair_grant_id`, `switch_account`, `grant_policy`, `agent`,
+/// `delegable`, `scope_constraint` and `user_token` (required). `allowed_origin`, `metadata`
+/// and `allow_user_policy_rules` are type-checked and otherwise ignored.
 pub(in crate::dev) async fn create(
     State(state): State<Arc<DevState>>,
+    Extension(caller): Extension<SignedCaller>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body = JsonObject::parse(&body)?;
     check_ignored_fields(&body)?;
-    if body.optional_str("agent")?.is_some() {
-        return Err(not_supported(
-            "`agent`: DevVault has no managed agents, so it cannot delegate a grant",
-        ));
-    }
+    let switch_account = body.optional_bool("switch_account")?.unwrap_or(false);
+    let grant_policy = options::grant_policy(&body, unix_now())?;
+    let scope_constraint = options::scope_constraint(&body)?;
+    let agent = options::agent(&state, &body, &caller)?;
+    let delegable = body.optional_bool("delegable")?;
 
     let user_token = body.optional_str("user_token")?.ok_or_else(|| {
         ApiError::new(
@@ -68,6 +69,11 @@ pub(in crate::dev) async fn create(
     let (label, restrictions) = requested_grant(&body)?;
     let (providers, repair_grant_id) =
         repair_target(&state, &body, &user, providers, label.is_some())?;
+    if repair_grant_id.is_some() && (switch_account || agent.is_some()) {
+        return Err(ApiError::invalid_request(
+            "repair_grant_id re-authorizes one existing grant, so it cannot be combined with              switch_account or agent",
+        ));
+    }
 
     let request = SessionRequest {
         user,
@@ -77,7 +83,13 @@ pub(in crate::dev) async fn create(
         label,
         restrictions,
         repair_grant_id,
+        switch_account,
+        grant_policy,
+        delegable,
+        agent,
+        scope_constraint,
     };
+    let warnings = check_scope_constraint(&state, &request)?;
     let single_provider = request.providers.len() == 1;
     let (session_token, session) = state.connect.create(request);
     tracing::debug!(
@@ -86,13 +98,50 @@ pub(in crate::dev) async fn create(
         providers = ?session.request.providers,
         "created a connect session"
     );
-    Ok(Json(json!({
+    let mut response = json!({
         "session_token": session_token,
         "connect_url": format!("{}/connect/{}", state.base_url, session.page_id),
         "expires_in": wire::CONNECT_SESSION_LIFETIME.as_secs(),
         "expires_at": rfc3339(session.expires_at),
         "single_provider": single_provider,
-    })))
+    });
+    if !warnings.is_empty() {
+        response["scope_constraint_warnings"] = Value::from(warnings);
+    }
+    Ok(Json(response))
+}
+
+/// Checks that the scope constraint leaves every offered provider a scope to ask for, and
+/// returns a warning for each constraint entry that no requested scope matches.
+fn check_scope_constraint(
+    state: &DevState,
+    request: &SessionRequest,
+) -> Result<Vec<String>, ApiError> {
+    let Some(constraint) = &request.scope_constraint else {
+        return Ok(Vec::new());
+    };
+    let unconstrained = SessionRequest {
+        scope_constraint: None,
+        ..request.clone()
+    };
+    let mut requested: Vec<String> = Vec::new();
+    for provider_id in &request.providers {
+        let provider = state
+            .provider(provider_id)
+            .expect("sessions offer configured providers");
+        if requested_scopes(provider, request).is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code::INVALID_SCOPE_CONSTRAINT,
+                format!(
+                    "scope_constraint leaves no scope to request from provider {provider_id:?};                      include at least one of its scopes"
+                ),
+            )
+            .with("provider_id", provider_id.as_str()));
+        }
+        requested.extend(requested_scopes(provider, &unconstrained));
+    }
+    Ok(options::scope_constraint_warnings(constraint, &requested))
 }
 
 /// `POST /sdk/oauth/connect/session/poll` with `{"session_token": …}`.
@@ -140,11 +189,7 @@ pub(in crate::dev) async fn poll(
 fn check_ignored_fields(body: &JsonObject) -> Result<(), ApiError> {
     body.optional_str("allowed_origin")?;
     body.optional_object("metadata")?;
-    body.optional_bool("switch_account")?;
     body.optional_bool("allow_user_policy_rules")?;
-    body.optional_object("grant_policy")?;
-    body.optional_bool("delegable")?;
-    body.optional_str_list("scope_constraint")?;
     Ok(())
 }
 
@@ -333,12 +378,4 @@ fn repair_target(
         )));
     }
     Ok((vec![grant.provider_id], Some(grant.id)))
-}
-
-fn not_supported(feature: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        code::NOT_SUPPORTED,
-        format!("DevVault does not support {feature}"),
-    )
 }

@@ -5,6 +5,7 @@
 //! opens an unrelated page id inside `connect_url`, so neither can be derived from the other.
 
 pub(super) mod api;
+mod options;
 pub(super) mod pages;
 
 use std::collections::HashMap;
@@ -14,9 +15,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::clock::unix_now;
+use super::provider::ProviderConfig;
 use super::secret::{Secret, random_token};
 use super::store::Restrictions;
 use super::wire;
+pub(super) use options::GrantPolicy;
 
 /// Redirect URI registered with every provider.
 pub(super) const CALLBACK_PATH: &str = "/connect/callback";
@@ -33,6 +36,31 @@ pub(super) struct SessionRequest {
     pub(super) label: Option<String>,
     pub(super) restrictions: Option<Restrictions>,
     pub(super) repair_grant_id: Option<Uuid>,
+    /// Makes the provider ask which account to connect instead of suggesting the user's.
+    pub(super) switch_account: bool,
+    pub(super) grant_policy: Option<GrantPolicy>,
+    /// Whether the grant may be delegated to managed agents; `None` leaves the default.
+    pub(super) delegable: Option<bool>,
+    /// The managed agent to delegate the grant to.
+    pub(super) agent: Option<Uuid>,
+    /// The only scopes the grant may hold.
+    pub(super) scope_constraint: Option<Vec<String>>,
+}
+
+/// Returns the scopes a session requests from `provider`: the provider's default scopes followed by
+/// the session's extra ones, without duplicates, and only those in its scope constraint.
+pub(super) fn requested_scopes(provider: &ProviderConfig, request: &SessionRequest) -> Vec<String> {
+    let mut scopes = provider.scopes.clone();
+    let extra = request.required_scopes.get(&provider.id);
+    for scope in extra.into_iter().flatten() {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    if let Some(constraint) = &request.scope_constraint {
+        scopes.retain(|scope| constraint.contains(scope));
+    }
+    scopes
 }
 
 /// One connect session.
@@ -246,6 +274,11 @@ mod tests {
             label: None,
             restrictions: None,
             repair_grant_id: None,
+            switch_account: false,
+            grant_policy: None,
+            delegable: None,
+            agent: None,
+            scope_constraint: None,
         }
     }
 

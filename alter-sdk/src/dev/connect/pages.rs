@@ -18,8 +18,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use super::{Outcome, PendingAuthorization, Session};
-use crate::dev::clock::unix_now;
+use super::{Outcome, PendingAuthorization, Session, requested_scopes};
+use crate::dev::clock::{rfc3339, unix_now};
 use crate::dev::form;
 use crate::dev::html::{Page, escape};
 use crate::dev::provider::{AuthorizationRequest, ProviderConfig, TokenEndpointError};
@@ -174,24 +174,42 @@ async fn finish(
         provider_id: provider.id.clone(),
         label: request.label.clone(),
         account_identifier: account,
-        requested_scopes: requested_scopes(provider, session),
+        requested_scopes: requested_scopes(provider, request),
         tokens,
         repair: request.repair_grant_id,
         restrictions: request.restrictions.clone(),
+        expires_at: request
+            .grant_policy
+            .and_then(|policy| policy.expiry(unix_now())),
+        delegable: request.delegable,
+        delegate_to: request.agent,
+        scope_constraint: request.scope_constraint.clone(),
     });
     // The user authorized the grant again, so an earlier scope-mismatch report no longer
     // applies.
     state.scope_reports.clear(grant.id);
-    state.connect.complete(
-        &pending.session_token,
-        json!({
-            "grant_id": grant.id.to_string(),
-            "provider_id": grant.provider_id,
-            "account_identifier": grant.account_identifier,
-            "scopes": grant.scopes,
-            "operation": operation.as_str(),
-        }),
-    );
+    let mut completed = json!({
+        "grant_id": grant.id.to_string(),
+        "provider_id": grant.provider_id,
+        "account_identifier": grant.account_identifier,
+        "scopes": grant.scopes,
+        "operation": operation.as_str(),
+    });
+    if let Some(policy) = grant.policy {
+        completed["grant_policy"] = json!({
+            "expires_at": rfc3339(policy.expires_at),
+            "created_by": "app",
+            "created_at": rfc3339(policy.created_at),
+        });
+    }
+    if let Some(agent) = request.agent {
+        completed["delegation"] = json!({
+            "agent_id": agent.to_string(),
+            "delegable": grant.delegable,
+            "policy_refused": !grant.delegated_to.contains(&agent),
+        });
+    }
+    state.connect.complete(&pending.session_token, completed);
     tracing::info!(
         target: "alter::dev::connect",
         user = %grant.user,
@@ -405,13 +423,14 @@ fn redirect_to_provider(
         .provider(provider_id)
         .expect("sessions offer configured providers");
     let (oauth_state, code_verifier) = state.connect.begin_authorization(token, provider_id);
-    let scopes = requested_scopes(provider, session);
+    let scopes = requested_scopes(provider, &session.request);
     let url = provider.authorization_request(&AuthorizationRequest {
         redirect_uri: &state.callback_url(),
         state: &oauth_state,
         code_verifier: &code_verifier,
         scopes: &scopes,
         user: &session.request.user,
+        select_account: session.request.switch_account,
     });
     tracing::debug!(
         target: "alter::dev::connect",
@@ -420,17 +439,4 @@ fn redirect_to_provider(
         "sent the browser to the provider"
     );
     Redirect::to(&url).into_response()
-}
-
-/// Returns the provider's default scopes followed by the session's extra ones, without
-/// duplicates.
-fn requested_scopes(provider: &ProviderConfig, session: &Session) -> Vec<String> {
-    let mut scopes = provider.scopes.clone();
-    let extra = session.request.required_scopes.get(&provider.id);
-    for scope in extra.into_iter().flatten() {
-        if !scopes.contains(scope) {
-            scopes.push(scope.clone());
-        }
-    }
-    scopes
 }

@@ -91,7 +91,11 @@ pub(in crate::dev) async fn authorize(State(state): State<Arc<DevState>>, uri: U
     if let Some(scope) = unknown_scope(&scopes) {
         return reject("invalid_scope", &format!("unknown scope {scope:?}"));
     }
+    // `prompt=select_account` requests another account than the one already connected, so
+    // the consent page suggests none and waits for the user even with auto-approve.
+    let select_account = param("prompt") == "select_account";
     let account = match param("login_hint") {
+        _ if select_account => String::new(),
         hint if validate_user_name(hint).is_ok() => hint.to_owned(),
         _ => DEFAULT_ACCOUNT.to_owned(),
     };
@@ -104,7 +108,7 @@ pub(in crate::dev) async fn authorize(State(state): State<Arc<DevState>>, uri: U
         account,
         expires_at: unix_now() + CONSENT_LIFETIME_SECS,
     };
-    if demo.auto_approve {
+    if demo.auto_approve && !select_account {
         let account = consent.account.clone();
         return approve(demo, consent, account);
     }

@@ -403,6 +403,10 @@ pub struct ConnectSession {
     pub expires_in: Duration,
     /// When the session expires, as an RFC 3339 timestamp.
     pub expires_at: String,
+    /// The backend's remarks on the session's scope constraint, such as entries that match no
+    /// requested scope. Empty when it sent none, or sent them in another shape than a list of
+    /// strings.
+    pub scope_constraint_warnings: Vec<String>,
 }
 
 fn parse_session(body: &[u8]) -> Result<ConnectSession, Error> {
@@ -429,12 +433,37 @@ fn parse_session(body: &[u8]) -> Result<ConnectSession, Error> {
         connect_url: text("connect_url")?,
         expires_at: text("expires_at")?,
         expires_in: Duration::from_secs(expires_in),
+        scope_constraint_warnings: object
+            .get("scope_constraint_warnings")
+            .and_then(Value::as_array)
+            .map(|warnings| {
+                warnings
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_keeps_string_warnings() {
+        let session = parse_session(
+            br#"{"session_token":"cs_1","connect_url":"https://c.example/s","expires_in":600,"expires_at":"2026-01-01T00:00:00Z","scope_constraint_warnings":["a",1,"b"]}"#,
+        )
+        .unwrap();
+        assert_eq!(session.scope_constraint_warnings, ["a", "b"]);
+        let session = parse_session(
+            br#"{"session_token":"cs_1","connect_url":"https://c.example/s","expires_in":600,"expires_at":"2026-01-01T00:00:00Z","scope_constraint_warnings":"a"}"#,
+        )
+        .unwrap();
+        assert!(session.scope_constraint_warnings.is_empty());
+    }
 
     #[test]
     fn parses_session() {
