@@ -71,7 +71,8 @@ pub(in crate::dev) async fn create(
         repair_target(&state, &body, &user, providers, label.is_some())?;
     if repair_grant_id.is_some() && (switch_account || agent.is_some()) {
         return Err(ApiError::invalid_request(
-            "repair_grant_id re-authorizes one existing grant, so it cannot be combined with              switch_account or agent",
+            "repair_grant_id re-authorizes one existing grant, so it cannot be combined with \
+             switch_account or agent",
         ));
     }
 
@@ -134,7 +135,8 @@ fn check_scope_constraint(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 code::INVALID_SCOPE_CONSTRAINT,
                 format!(
-                    "scope_constraint leaves no scope to request from provider {provider_id:?};                      include at least one of its scopes"
+                    "scope_constraint leaves no scope to request from provider {provider_id:?}; \
+                     include at least one of its scopes"
                 ),
             )
             .with("provider_id", provider_id.as_str()));
