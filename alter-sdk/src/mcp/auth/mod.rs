@@ -80,10 +80,12 @@ impl McpAuth {
     }
 
     /// Returns the bearer guard as a tower layer, for REST routes that accept the same access
-    /// tokens: `Router::new().route(…).layer(auth.layer())`.
+    /// tokens: `Router::new().route(…).route_layer(auth.layer())`.
     ///
     /// It checks tokens exactly as [`McpAuth::protect`] does, but adds no CORS headers, so the
-    /// application's own CORS policy applies to its routes.
+    /// application's own CORS policy applies to its routes. Prefer `route_layer` to `layer`:
+    /// axum applies `layer` to the router's fallback as well, so every unknown path of the
+    /// merged application would answer 401 instead of 404.
     pub fn layer(&self) -> McpAuthLayer {
         McpAuthLayer::new(self.state.clone())
     }
