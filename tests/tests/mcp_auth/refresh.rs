@@ -38,7 +38,8 @@ async fn api_status(harness: &Harness, access_token: &str) -> u16 {
         .as_u16()
 }
 
-/// A grace window of two seconds; a test waits three to be past it.
+/// Returns settings with a grace window of two seconds. A test waits three seconds to be past
+/// it.
 fn short_grace() -> Settings {
     Settings {
         refresh_grace: Duration::from_secs(2),
@@ -136,19 +137,19 @@ async fn concurrent_refreshes_leave_working_token() {
             (status, response.json::<Value>().await.unwrap())
         });
     }
-    let mut kept = Vec::new();
+    let mut successes = Vec::new();
     for (status, body) in requests.join_all().await {
         if status == 200 {
-            kept.push(body);
+            successes.push(body);
         } else {
             assert_eq!(body["error"], "invalid_grant", "{body}");
         }
     }
-    assert!(!kept.is_empty(), "no refresh succeeded");
+    assert!(!successes.is_empty(), "no refresh succeeded");
 
-    // Whichever response the client kept last, its tokens work, also after the window.
+    // Whichever response the client keeps last, its tokens work, also after the window.
     tokio::time::sleep(PAST_GRACE).await;
-    for body in &kept {
+    for body in &successes {
         assert_eq!(
             api_status(&harness, &token(body, "access_token")).await,
             200

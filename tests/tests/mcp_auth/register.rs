@@ -165,7 +165,7 @@ async fn ten_thousand_redirect_uris_rejected() {
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].is_string(), "{body}");
 
-    // Under the body cap, the count cap answers.
+    // Under the body cap, the count cap rejects the list.
     let uris: Vec<&str> = vec!["https://a.example/cb"; 11];
     let response = register(&harness, &json!({"redirect_uris": uris})).await;
     assert_eq!(response.status(), 400);

@@ -1,4 +1,4 @@
-//! The authorization-code grant of the token endpoint, and its error answers.
+//! The authorization-code grant of the token endpoint, and its error responses.
 
 use std::sync::atomic::Ordering;
 

@@ -139,12 +139,12 @@ impl McpAuthBuilder {
     ///
     /// # Errors
     ///
-    /// Returns [`Error::Config`] listing every invalid setting: an MCP URL or issuer that is not
-    /// `https` (plain `http` is allowed for `localhost`, `127.0.0.1` and `[::1]`) or has a
-    /// query, fragment or user name; an empty scope list or a scope with a space or quote; an
-    /// empty provider key or provider scope; a lifetime under one second or with a fraction of
-    /// a second; a code lifetime over five minutes; a grace window not shorter than the
-    /// refresh-token lifetime.
+    /// Returns [`Error::Config`] listing every invalid setting. The MCP URL and issuer must be
+    /// `https` (plain `http` is allowed for `localhost`, `127.0.0.1` and `[::1]`) without a
+    /// query, fragment or user name. Scopes must be a non-empty list of words without spaces
+    /// or quotes, and provider keys and provider scopes must not be empty. Lifetimes are whole
+    /// seconds, at least one, with at most five minutes for codes, and the grace window must
+    /// be shorter than the refresh-token lifetime.
     pub fn build(self) -> Result<McpAuth, Error> {
         let mut problems = Vec::new();
         let resource = normalize_url(&self.mcp_url, "MCP URL")

@@ -45,7 +45,7 @@ impl Default for Lifetimes {
     }
 }
 
-/// The longest an authorization code may live: five minutes from `/authorize`.
+/// The maximum lifetime of an authorization code: five minutes from `/authorize`.
 pub(crate) const MAX_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 /// A provider the users connect, with the scopes to ask for.
@@ -83,18 +83,18 @@ impl SplitUrl {
     }
 }
 
-/// Normalises an MCP or issuer URL: `https`, or `http` on a loopback host; scheme and host in
-/// lower case; no user name, password, query or fragment. `what` names the setting in the
-/// error message.
-pub(crate) fn normalize_url(raw: &str, what: &str) -> Result<SplitUrl, String> {
+/// Normalises an MCP or issuer URL, which must use `https`, or `http` on a loopback host, and
+/// have no user name, password, query or fragment. Scheme and host come out in lower case.
+/// `setting` names the URL in the error message.
+pub(crate) fn normalize_url(raw: &str, setting: &str) -> Result<SplitUrl, String> {
     let trimmed = raw.trim();
     let url = Url::parse(trimmed).map_err(|error| {
-        format!("the {what} {trimmed:?} is not a valid URL ({error}): give an absolute URL like `https://example.com/mcp`")
+        format!("the {setting} {trimmed:?} is not a valid URL ({error}): give an absolute URL like `https://example.com/mcp`")
     })?;
     let host = url.host_str().unwrap_or_default();
     if host.is_empty() {
         return Err(format!(
-            "the {what} {trimmed:?} has no host: give an absolute URL like `https://example.com/mcp`"
+            "the {setting} {trimmed:?} has no host: give an absolute URL like `https://example.com/mcp`"
         ));
     }
     match url.scheme() {
@@ -102,19 +102,19 @@ pub(crate) fn normalize_url(raw: &str, what: &str) -> Result<SplitUrl, String> {
         "http" if is_loopback_host(host) => {}
         _ => {
             return Err(format!(
-                "the {what} {trimmed:?} must use https (plain http is allowed only for localhost, \
+                "the {setting} {trimmed:?} must use https (plain http is allowed only for localhost, \
                  127.0.0.1 and [::1]): use an https URL"
             ));
         }
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "the {what} must not contain a user name or password: remove the part before `@`"
+            "the {setting} must not contain a user name or password: remove the part before `@`"
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
-            "the {what} {trimmed:?} must not have a query or fragment: remove the part from `?` or `#`"
+            "the {setting} {trimmed:?} must not have a query or fragment: remove the part from `?` or `#`"
         ));
     }
     let origin = match url.port() {

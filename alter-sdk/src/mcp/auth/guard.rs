@@ -2,7 +2,7 @@
 //!
 //! Every request needs `Authorization: Bearer <access token>`, not only the one that opens an
 //! MCP session, because a session id proves nothing about who sends the request. `OPTIONS`
-//! requests pass without a token, so CORS preflights are never answered 401.
+//! requests pass without a token, so CORS preflights never get 401.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -164,8 +164,9 @@ where
     }
 }
 
-/// The CORS policy of every endpoint: any origin, because no endpoint reads cookies; the
-/// request headers the browser announces; and the response headers an MCP client reads.
+/// Builds the CORS policy of every endpoint. It allows any origin, because no endpoint reads
+/// cookies, and the request headers the browser announces. It exposes the response headers an
+/// MCP client reads.
 pub(crate) fn cors_layer() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -184,7 +185,7 @@ pub(crate) fn cors_layer() -> CorsLayer {
         .max_age(std::time::Duration::from_secs(24 * 60 * 60))
 }
 
-/// Why a request was not let through.
+/// The reason the guard rejected a request.
 enum Rejection {
     /// No `Authorization` header.
     Missing,

@@ -23,8 +23,8 @@ use super::oauth_error::OAuthError;
 /// Protected resource metadata is served at the well-known path followed by the MCP path and
 /// at the root. Authorization server metadata is served at the well-known path followed by the
 /// issuer's path and also at the root, where clients of the 2025-03-26 MCP revision look for
-/// it whatever the issuer's path. Well-known paths under the MCP path answer 404 here instead
-/// of reaching the guarded endpoint, which would answer 401.
+/// it whatever the issuer's path. Well-known paths under the MCP path get 404 here instead of
+/// reaching the guarded endpoint, which would return 401.
 pub(super) fn router(config: &AuthConfig) -> Router<Arc<AuthState>> {
     let resource = document(&resource_metadata(config));
     let server = document(&server_metadata(config));

@@ -7,7 +7,7 @@ use http::header::{CACHE_CONTROL, PRAGMA};
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 
-/// An OAuth error, answered as JSON with `Cache-Control: no-store`.
+/// An OAuth error, sent as JSON with `Cache-Control: no-store`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OAuthError {
     /// The HTTP status.
@@ -55,7 +55,7 @@ pub(crate) fn no_store(response: &mut Response) {
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// The most characters of a client-sent value that an error description repeats.
+/// The maximum number of characters of a client-sent value that an error description repeats.
 const MAX_ECHOED_CHARS: usize = 100;
 
 /// Returns `value` for an error description, cut to its first 100 characters followed by `…`

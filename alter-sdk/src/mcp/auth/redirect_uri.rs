@@ -5,7 +5,7 @@ use url::{Host, Url};
 
 use super::oauth_error::excerpt;
 
-/// The longest redirect URI a client may register, in bytes.
+/// The maximum length of a redirect URI a client may register, in bytes.
 pub(crate) const MAX_REDIRECT_URI_BYTES: usize = 2048;
 
 /// Loopback hosts, written as they appear in a URL, on which plain `http` is allowed and the
@@ -28,17 +28,18 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
             uri.len()
         ));
     }
-    let shown = excerpt(uri);
+    let uri_excerpt = excerpt(uri);
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
-            "the redirect URI {shown:?} contains a space or control character"
+            "the redirect URI {uri_excerpt:?} contains a space or control character"
         ));
     }
-    let url = Url::parse(uri)
-        .map_err(|error| format!("the redirect URI {shown:?} is not an absolute URL ({error})"))?;
+    let url = Url::parse(uri).map_err(|error| {
+        format!("the redirect URI {uri_excerpt:?} is not an absolute URL ({error})")
+    })?;
     if url.fragment().is_some() {
         return Err(format!(
-            "the redirect URI {shown:?} must not contain a fragment"
+            "the redirect URI {uri_excerpt:?} must not contain a fragment"
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -48,7 +49,7 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
         ("https", Some(_)) => Ok(()),
         ("http", Some(host)) if is_loopback(&host) => Ok(()),
         _ => Err(format!(
-            "the redirect URI {shown:?} must use https, or http on localhost, 127.0.0.1 or [::1]"
+            "the redirect URI {uri_excerpt:?} must use https, or http on localhost, 127.0.0.1 or [::1]"
         )),
     }
 }

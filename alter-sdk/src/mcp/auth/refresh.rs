@@ -2,10 +2,11 @@
 //!
 //! Each refresh returns a new access and refresh token, and the presented refresh token is
 //! marked rotated. Presenting a rotated token again within the grace window (30 seconds by
-//! default) returns another new pair, and every pair stays valid: a client that lost a
+//! default) returns another new pair, and every pair stays valid. So a client that lost a
 //! response, or refreshed from several tasks at once, keeps a working token whichever
-//! response it keeps. Presenting it after the window is taken for a stolen token: the request
-//! fails with `invalid_grant` and every token issued from the same authorization is revoked.
+//! response it keeps. Presenting it after the window is taken for a stolen token, so the
+//! request fails with `invalid_grant` and every token issued from the same authorization is
+//! revoked.
 
 use std::collections::HashMap;
 

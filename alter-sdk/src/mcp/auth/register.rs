@@ -35,15 +35,15 @@ use super::redirect_uri::check_redirect_uri;
 use super::secret::new_client_id;
 use super::store::{RegisteredClient, StoreError};
 
-/// The most redirect URIs one client may register.
+/// The maximum number of redirect URIs one client may register.
 pub(crate) const MAX_REDIRECT_URIS: usize = 10;
-/// The longest client name, in characters.
+/// The maximum length of a client name, in characters.
 pub(crate) const MAX_CLIENT_NAME_CHARS: usize = 200;
 
 const INVALID_METADATA: &str = "invalid_client_metadata";
 const INVALID_REDIRECT_URI: &str = "invalid_redirect_uri";
 
-/// The route of the registration endpoint.
+/// Returns the route of the registration endpoint.
 pub(super) fn router() -> Router<Arc<AuthState>> {
     Router::new().route(REGISTER_PATH, post(register))
 }

@@ -4,7 +4,7 @@
 //! refresh token revokes every token issued from the same authorization; revoking an access
 //! token revokes that token only. The hint only sets which kind is looked up first, so a
 //! wrong hint still revokes the token. An unknown, expired or already revoked token gets 200
-//! too, as RFC 7009 (section 2.2) requires, so the answer tells nothing about the token.
+//! too, as RFC 7009 (section 2.2) requires, so the response tells nothing about the token.
 
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use super::oauth_error::{OAuthError, no_store};
 use super::store::SecretHash;
 use super::token::{required, store_error};
 
-/// The route of the revocation endpoint.
+/// Returns the route of the revocation endpoint.
 pub(super) fn router() -> Router<Arc<AuthState>> {
     Router::new().route(REVOKE_PATH, post(revoke))
 }

@@ -2,7 +2,7 @@
 //!
 //! Every secret is 32 random bytes in unpadded base64url (43 characters). Tokens carry a prefix
 //! (`alter_at_`, `alter_rt_`) so that a leaked one is easy to recognise in logs and secret
-//! scanners; codes and pending-authorization handles travel in URLs and have none.
+//! scanners. Codes and pending-authorization handles travel in URLs and have none.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

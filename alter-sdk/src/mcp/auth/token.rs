@@ -25,7 +25,7 @@ use super::register::store_failure;
 use super::secret::{is_valid_code_verifier, new_access_token, new_refresh_token, verify_s256};
 use super::store::{CodeRedemption, IssuedTokens, SecretHash, TokenGrant};
 
-/// The route of the token endpoint.
+/// Returns the route of the token endpoint.
 pub(super) fn router() -> Router<Arc<AuthState>> {
     Router::new().route(TOKEN_PATH, post(token))
 }
