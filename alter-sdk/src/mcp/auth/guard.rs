@@ -268,7 +268,7 @@ async fn authorize(state: &AuthState, headers: &HeaderMap) -> Result<TokenGrant,
     if grant.expires_at <= state.now() {
         return Err(Rejection::Invalid("the access token expired"));
     }
-    if grant.resource != state.config.resource_url() {
+    if !state.config.resource_matches(&grant.resource) {
         tracing::debug!(target: "alter::mcp::auth", client_id = grant.client_id, "rejected an access token issued for another resource");
         return Err(Rejection::Invalid(
             "the access token was issued for another resource",
