@@ -122,14 +122,17 @@ impl McpAuthBuilder {
         self
     }
 
-    /// Sets how long a rotated refresh token may still be presented, in whole seconds. The
-    /// default is 30 seconds.
+    /// Sets how long a rotated refresh token may still be presented, in whole seconds, at
+    /// least one. The default is 30 seconds.
     ///
     /// Inside the window each presentation returns a new pair and every pair stays valid, so
     /// a client whose refresh response was lost, or that refreshed from several tasks at
     /// once, keeps a working token. After it, presenting the rotated token is taken for a
     /// stolen token: the request fails with `invalid_grant` and every token issued from the
-    /// same authorization is revoked. Zero disables the window.
+    /// same authorization is revoked. The store measures the window in whole seconds from the
+    /// first rotation, so a window of `n` seconds lasts between `n - 1` and `n` seconds. A
+    /// window under one second is rejected, because concurrent refreshes would then revoke
+    /// the very tokens they were issued.
     pub fn refresh_grace(mut self, window: Duration) -> Self {
         self.lifetimes.refresh_grace = window;
         self
@@ -212,6 +215,7 @@ fn check_lifetimes(lifetimes: &Lifetimes, problems: &mut Vec<String>) {
         ("access-token lifetime", lifetimes.access_token),
         ("refresh-token lifetime", lifetimes.refresh_token),
         ("code lifetime", lifetimes.code),
+        ("refresh grace window", lifetimes.refresh_grace),
     ] {
         if lifetime < Duration::from_secs(1) {
             problems.push(format!(
@@ -346,15 +350,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn zero_grace_rejected() {
+        let error = alter()
+            .mcp_auth("https://example.com/mcp")
+            .refresh_grace(Duration::ZERO)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("refresh grace window"), "{error}");
+        assert!(error.contains("at least one second"), "{error}");
+    }
+
+    #[tokio::test]
     async fn short_grace_accepted() {
         let auth = alter()
             .mcp_auth("https://example.com/mcp")
-            .refresh_grace(Duration::ZERO)
+            .refresh_grace(Duration::from_secs(1))
             .provider("github", ["repo"])
             .build()
             .unwrap();
         let config = &auth.state().config;
-        assert_eq!(config.lifetimes.refresh_grace, Duration::ZERO);
+        assert_eq!(config.lifetimes.refresh_grace, Duration::from_secs(1));
         assert_eq!(config.providers[0].provider, "github");
         assert_eq!(config.providers[0].scopes, ["repo"]);
     }

@@ -104,7 +104,7 @@
 //! | access token | 1 hour | [`McpAuthBuilder::access_token_lifetime`] |
 //! | refresh token | 24 hours, counted again from each rotation | [`McpAuthBuilder::refresh_token_lifetime`] |
 //! | authorization code | 5 minutes from `/authorize`, also the maximum | [`McpAuthBuilder::code_lifetime`] |
-//! | refresh grace window | 30 seconds | [`McpAuthBuilder::refresh_grace`] |
+//! | refresh grace window | 30 seconds, at least 1 | [`McpAuthBuilder::refresh_grace`] |
 //!
 //! # The guard
 //!
