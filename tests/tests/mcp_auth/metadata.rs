@@ -223,3 +223,50 @@ async fn unauthorized_mcp_response_exposes_challenge() {
     assert!(exposed.contains("mcp-session-id"), "{exposed}");
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn nested_mcp_path_metadata() {
+    let harness = Harness::start_with(crate::support::Settings {
+        mcp_path: "/tenant/mcp",
+        ..Default::default()
+    })
+    .await;
+    let resource = harness.url("/tenant/mcp");
+    assert_eq!(harness.auth.resource(), resource);
+    let response = harness
+        .http
+        .get(harness.url("/.well-known/oauth-protected-resource/tenant/mcp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["resource"], resource);
+    let response = harness
+        .http
+        .get(harness.url("/.well-known/oauth-authorization-server/tenant/mcp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["issuer"], resource);
+    let response = harness
+        .http
+        .get(harness.url("/tenant/mcp/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let message = json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list"});
+    let response = harness.mcp_post(None, None, &message).await;
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    let expected = format!(
+        "resource_metadata=\"{}\"",
+        harness.url("/.well-known/oauth-protected-resource/tenant/mcp")
+    );
+    assert!(challenge.contains(&expected), "{challenge}");
+    harness.stop().await;
+}

@@ -384,3 +384,54 @@ async fn full_store_gets_503() {
     );
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_exchanges_issue_one_pair() {
+    let harness = Harness::start().await;
+    let client_id = harness.register().await;
+    let code = harness.issue_code(&client_id, "alice").await;
+
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let http = harness.http.clone();
+        let url = harness.url("/token");
+        let form = [
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", REDIRECT_URI.to_owned()),
+            ("client_id", client_id.clone()),
+            ("code_verifier", VERIFIER.to_owned()),
+        ];
+        requests.spawn(async move {
+            let response = crate::support::post_form(&http, &url, &form)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        });
+    }
+    let mut issued = Vec::new();
+    for (status, body) in requests.join_all().await {
+        if status == 200 {
+            issued.push(body);
+        } else {
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["error"], "invalid_grant", "{body}");
+        }
+    }
+    assert_eq!(issued.len(), 1, "one request redeems the code");
+
+    // The other requests replayed the code, which revokes what it was exchanged for, even
+    // when a replay revoked the family before the winner stored its tokens.
+    let access_token = issued[0]["access_token"].as_str().unwrap();
+    let response = harness
+        .http
+        .get(harness.url("/api/me"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    harness.stop().await;
+}
