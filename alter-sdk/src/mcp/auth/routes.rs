@@ -1,0 +1,21 @@
+//! The router of every endpoint of the authorization server.
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use super::guard::cors_layer;
+use super::{AuthState, metadata, register, revoke, token};
+
+/// Builds the router: one `.merge` per endpoint module, each of which owns its paths, and the
+/// CORS policy over all of them. `route_layer` keeps the policy off the router's fallback,
+/// which the application's other routes share once merged.
+pub(super) fn router(state: Arc<AuthState>) -> Router {
+    Router::new()
+        .merge(metadata::router(&state.config))
+        .merge(register::router())
+        .merge(token::router())
+        .merge(revoke::router())
+        .route_layer(cors_layer())
+        .with_state(state)
+}
