@@ -8,4 +8,128 @@
 //! token stays on the server and reaches tools and handlers through the same identity
 //! resolution as REST routes.
 
+#![allow(
+    dead_code,
+    reason = "the endpoints that use these helpers land in the next commits"
+)]
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+
+use crate::vault::Vault;
+
+mod builder;
+mod clock;
+mod config;
+mod memory;
+mod metadata;
+mod oauth_error;
+mod routes;
+mod secret;
 pub mod store;
+
+pub use builder::McpAuthBuilder;
+pub use memory::MemoryStore;
+pub use store::{AuthStore, StoreError, StoreLimits};
+
+use config::AuthConfig;
+use store::UnixSeconds;
+
+/// How often the server drops expired records from its store, at most.
+const SWEEP_INTERVAL_SECONDS: u64 = 60;
+
+/// The authorization server of one MCP endpoint, built with
+/// [`AlterAxum::mcp_auth`](crate::axum::AlterAxum::mcp_auth).
+///
+/// Cloning is cheap; every clone shares the configuration and the store.
+#[derive(Clone)]
+pub struct McpAuth {
+    state: Arc<AuthState>,
+}
+
+impl McpAuth {
+    fn from_state(state: AuthState) -> Self {
+        Self {
+            state: Arc::new(state),
+        }
+    }
+
+    /// Returns the router of the metadata documents and the OAuth endpoints. Merge it into the
+    /// application's router at the root.
+    pub fn routes(&self) -> Router {
+        routes::router(self.state.clone())
+    }
+
+    /// Returns the MCP endpoint URL, the protected resource, as it appears in the metadata.
+    pub fn resource(&self) -> String {
+        self.state.config.resource_url()
+    }
+
+    /// Returns the issuer, as it appears in the metadata.
+    pub fn issuer(&self) -> String {
+        self.state.config.issuer_url()
+    }
+
+    pub(crate) fn state(&self) -> &Arc<AuthState> {
+        &self.state
+    }
+}
+
+impl fmt::Debug for McpAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpAuth")
+            .field("resource", &self.state.config.resource_url())
+            .field("issuer", &self.state.config.issuer_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every endpoint shares: the configuration, the store and the vault.
+pub(crate) struct AuthState {
+    /// The validated configuration.
+    pub(crate) config: AuthConfig,
+    /// The store of clients, authorizations and tokens.
+    pub(crate) store: Arc<dyn AuthStore>,
+    /// The vault, with no user bound, for sign-in sessions and connect sessions.
+    pub(crate) vault: Vault,
+    /// When the store was last swept.
+    last_sweep: AtomicU64,
+}
+
+impl AuthState {
+    fn new(config: AuthConfig, store: Arc<dyn AuthStore>, vault: Vault) -> Self {
+        Self {
+            config,
+            store,
+            vault,
+            last_sweep: AtomicU64::new(0),
+        }
+    }
+
+    /// Returns the current time in whole Unix seconds.
+    pub(crate) fn now(&self) -> UnixSeconds {
+        clock::unix_now()
+    }
+
+    /// Drops expired records from the store when the last sweep is more than a minute old.
+    /// One caller among concurrent ones sweeps; a failed sweep is logged and retried a minute
+    /// later.
+    pub(crate) async fn sweep_if_due(&self) {
+        let now = self.now();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < SWEEP_INTERVAL_SECONDS
+            || self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if let Err(error) = self.store.sweep(now).await {
+            tracing::error!(target: "alter::mcp::auth", %error, "sweeping expired records failed");
+        }
+    }
+}

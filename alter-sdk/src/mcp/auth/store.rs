@@ -178,7 +178,8 @@ pub struct NextTokens {
     pub access_hash: SecretHash,
     /// The hash of the new refresh token.
     pub refresh_hash: SecretHash,
-    /// The scopes of the new pair, a subset of the presented token's.
+    /// The scopes of the new access token, a subset of the presented token's. The new refresh
+    /// token keeps the presented token's scopes, as RFC 6749 (section 6) requires.
     pub scopes: Vec<String>,
     /// When the new access token expires.
     pub access_expires_at: UnixSeconds,
@@ -307,7 +308,9 @@ pub trait AuthStore: Send + Sync + 'static {
     /// token was known.
     fn revoke_refresh_token(&self, refresh_hash: SecretHash) -> StoreFuture<'_, Option<FamilyId>>;
 
-    /// Revokes every token of a family.
+    /// Revokes every token of a family. The family stays revoked for at least ten minutes:
+    /// tokens stored for it in that time are dropped, so a code redeemed just before its
+    /// replay was detected yields no live token.
     fn revoke_family(&self, family: FamilyId) -> StoreFuture<'_, ()>;
 
     /// Drops expired records; a store whose records expire by themselves does nothing.
