@@ -21,12 +21,16 @@ use axum::Router;
 
 use crate::vault::Vault;
 
+mod authorize;
+mod bridge;
 mod builder;
 mod clock;
 mod config;
 mod memory;
 mod metadata;
 mod oauth_error;
+mod page;
+mod pending;
 mod routes;
 mod secret;
 pub mod store;
