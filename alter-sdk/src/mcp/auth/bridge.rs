@@ -21,11 +21,15 @@ use serde_json::json;
 use url::form_urlencoded;
 
 use super::AuthState;
-use super::config::{BRIDGE_PATH, BRIDGE_POLL_PATH};
 use super::oauth_error::no_store;
 use super::page::{self, BridgePage};
 use super::pending::{Progress, advance, found};
 use super::secret::SECRET_LENGTH;
+
+/// The path of the bridge page, at the root of the issuer's origin.
+pub(super) const BRIDGE_PATH: &str = "/auth-bridge";
+/// The path of the status endpoint the page polls.
+const BRIDGE_POLL_PATH: &str = "/auth-bridge/poll";
 
 /// The routes of the bridge page and its status endpoint.
 pub(super) fn router() -> Router<Arc<AuthState>> {

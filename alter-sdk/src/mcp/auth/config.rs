@@ -20,10 +20,6 @@ pub(crate) const TOKEN_PATH: &str = "/token";
 pub(crate) const REGISTER_PATH: &str = "/register";
 /// See [`AUTHORIZE_PATH`].
 pub(crate) const REVOKE_PATH: &str = "/revoke";
-/// See [`AUTHORIZE_PATH`].
-pub(crate) const BRIDGE_PATH: &str = "/auth-bridge";
-/// See [`AUTHORIZE_PATH`].
-pub(crate) const BRIDGE_POLL_PATH: &str = "/auth-bridge/poll";
 
 /// How long each secret the server hands out stays valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +155,10 @@ pub(crate) struct AuthConfig {
     /// The scopes clients may request; the default set when a client names none.
     pub(crate) scopes: Vec<String>,
     /// The providers users connect.
+    #[allow(
+        dead_code,
+        reason = "read by the sign-in flow; remove this once it is merged"
+    )]
     pub(crate) providers: Vec<ProviderRequest>,
     /// The lifetimes of codes and tokens.
     pub(crate) lifetimes: Lifetimes,
@@ -189,9 +189,39 @@ impl AuthConfig {
         )
     }
 
+    /// Checks a client's `resource` parameter (RFC 8707) against the resource.
+    ///
+    /// Scheme and host compare case-insensitively and a default port may be written or not,
+    /// as in any URL. A single trailing slash is ignored on either side, so
+    /// `https://example.com/mcp/` names the resource `https://example.com/mcp` and the other
+    /// way round. The path is otherwise compared exactly.
+    pub(crate) fn resource_matches(&self, requested: &str) -> bool {
+        let Ok(requested) = normalize_url(requested, "resource") else {
+            return false;
+        };
+        let requested = requested.to_url();
+        let resource = self.resource_url();
+        let without_slash = |url: &str| url.strip_suffix('/').unwrap_or(url).to_owned();
+        without_slash(&requested) == without_slash(&resource)
+    }
+
     /// Returns the scopes as one space-separated string.
     pub(crate) fn scope_string(&self) -> String {
         self.scopes.join(" ")
+    }
+}
+
+/// Returns the configuration of an MCP endpoint at `http://127.0.0.1:8000/mcp` with the
+/// scopes `mcp` and `admin`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_config() -> AuthConfig {
+    let resource = normalize_url("http://127.0.0.1:8000/mcp", "MCP URL").unwrap();
+    AuthConfig {
+        issuer: resource.clone(),
+        resource,
+        scopes: vec!["mcp".to_owned(), "admin".to_owned()],
+        providers: Vec::new(),
+        lifetimes: Lifetimes::default(),
     }
 }
 
@@ -269,6 +299,39 @@ mod tests {
             root.well_known_path(AS_METADATA_ROOT_PATH),
             AS_METADATA_ROOT_PATH
         );
+    }
+
+    #[test]
+    fn resource_trailing_slash_ignored() {
+        let config = test_config();
+        for requested in [
+            "http://127.0.0.1:8000/mcp",
+            "http://127.0.0.1:8000/mcp/",
+            "HTTP://127.0.0.1:8000/mcp",
+        ] {
+            assert!(config.resource_matches(requested), "{requested}");
+        }
+        for requested in [
+            "http://127.0.0.1:8000/mcp//",
+            "http://127.0.0.1:8000/MCP",
+            "http://127.0.0.1:8001/mcp",
+            "http://other.example/mcp",
+            "http://127.0.0.1:8000/mcp?x=1",
+            "http://127.0.0.1:8000/mcp#x",
+            "http://127.0.0.1:8000",
+            "mcp",
+            "",
+        ] {
+            assert!(!config.resource_matches(requested), "{requested}");
+        }
+    }
+
+    #[test]
+    fn resource_with_slash_matches_without() {
+        let mut config = test_config();
+        config.resource = normalize_url("http://127.0.0.1:8000/mcp/", "MCP URL").unwrap();
+        assert!(config.resource_matches("http://127.0.0.1:8000/mcp"));
+        assert!(config.resource_matches("http://127.0.0.1:8000/mcp/"));
     }
 
     #[test]

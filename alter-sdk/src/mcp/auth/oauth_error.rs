@@ -54,3 +54,15 @@ pub(crate) fn no_store(response: &mut Response) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
+
+/// The most characters of a client-sent value that an error description repeats.
+const MAX_ECHOED_CHARS: usize = 100;
+
+/// Returns `value` for an error description, cut to its first 100 characters followed by `…`
+/// when longer, so that a huge value does not come back in full.
+pub(crate) fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(MAX_ECHOED_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use super::store::FamilyId;
+
 /// The prefix of every access token.
 pub(crate) const ACCESS_TOKEN_PREFIX: &str = "alter_at_";
 /// The prefix of every refresh token.
@@ -32,13 +34,30 @@ pub(crate) fn new_refresh_token() -> String {
 }
 
 /// Generates an authorization code.
+#[allow(
+    dead_code,
+    reason = "used by /authorize; remove this once it is merged"
+)]
 pub(crate) fn new_code() -> String {
     random_secret()
 }
 
 /// Generates the handle of a pending authorization.
+#[allow(
+    dead_code,
+    reason = "used by /authorize; remove this once it is merged"
+)]
 pub(crate) fn new_pending_handle() -> String {
     random_secret()
+}
+
+/// Generates the id of a new token family.
+#[allow(
+    dead_code,
+    reason = "used by /authorize; remove this once it is merged"
+)]
+pub(crate) fn new_family_id() -> FamilyId {
+    FamilyId(random_secret())
 }
 
 /// Generates a client id. It is public, so it needs no more than to be unique.
@@ -54,6 +73,10 @@ pub(crate) fn is_valid_code_verifier(verifier: &str) -> bool {
 
 /// Checks that `challenge` can be an S256 code challenge: the unpadded base64url of a SHA-256,
 /// which is 43 characters of the base64url alphabet.
+#[allow(
+    dead_code,
+    reason = "used by /authorize; remove this once it is merged"
+)]
 pub(crate) fn is_valid_s256_challenge(challenge: &str) -> bool {
     challenge.len() == SECRET_LENGTH
         && challenge
