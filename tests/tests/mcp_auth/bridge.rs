@@ -88,7 +88,7 @@ async fn bridge_completes_without_scripts() {
         .unwrap();
     assert_eq!(signed_in.status(), StatusCode::OK);
 
-    // The reload the page asks for without scripts sends the browser on with the code.
+    // The reload that the page requests without scripts redirects the browser with the code.
     let reloaded = client().get(app.url(&refresh)).send().await.unwrap();
     assert_eq!(reloaded.status(), StatusCode::FOUND);
     let target = location(&reloaded).unwrap();

@@ -1,5 +1,5 @@
 //! rmcp's own OAuth client against the quickstart app: a 401 with the challenge, discovery,
-//! dynamic registration, `/authorize` answered at once by DevVault's auto-approved sign-in,
+//! dynamic registration, `/authorize` redirecting at once under DevVault's auto-approved sign-in,
 //! the token exchange, and tool calls that act for the signed-in user.
 
 use alter::Vault;
@@ -45,7 +45,7 @@ async fn rmcp_client_signs_in_and_calls_tool() {
     connect_demo(app.alter.vault(), app.dev.user_token("alice")).await;
     let url = app.mcp_url();
 
-    // Without a token the endpoint answers 401 with the challenge.
+    // Without a token the endpoint returns 401 with the challenge.
     let unauthorized = client_config()
         .serve(StreamableHttpClientTransport::from_uri(url.as_str()))
         .await;
