@@ -1,13 +1,20 @@
-//! End-to-end tests of the MCP authorization server: metadata, registration, the token and
-//! revocation endpoints, and the bearer guard in front of an rmcp endpoint and a REST route.
-//! DevVault is the backend; everything runs on `127.0.0.1` and is driven with reqwest.
+//! End-to-end tests of the MCP authorization server, with DevVault as the backend and
+//! everything on `127.0.0.1`:
 //!
-//! Codes come from the store directly, in place of `/authorize` and the sign-in page.
+//! - metadata, registration, the token and revocation endpoints, and the bearer guard in front
+//!   of an rmcp endpoint and a REST route, driven with reqwest; codes come from the store
+//!   directly, in place of `/authorize` and the sign-in page (`support`);
+//! - the combined quickstart app: `/authorize`, the sign-in bridge page with and without
+//!   scripts, and rmcp's own OAuth client from discovery to a tool call (`quickstart_app`).
 
+mod authorize;
+mod bridge;
 mod guard;
 mod metadata;
+mod quickstart_app;
 mod refresh;
 mod register;
 mod revoke;
+mod rmcp_client;
 mod support;
 mod token;

@@ -140,7 +140,9 @@ use axum::Router;
 
 use crate::vault::Vault;
 
+mod authorize;
 mod body;
+mod bridge;
 mod builder;
 mod clock;
 mod config;
@@ -148,6 +150,8 @@ mod guard;
 mod memory;
 mod metadata;
 mod oauth_error;
+mod page;
+mod pending;
 mod redirect_uri;
 mod refresh;
 mod register;
@@ -246,10 +250,6 @@ pub(crate) struct AuthState {
     /// The store of clients, authorizations and tokens.
     pub(crate) store: Arc<dyn AuthStore>,
     /// The vault, with no user bound, for sign-in sessions and connect sessions.
-    #[allow(
-        dead_code,
-        reason = "read by the sign-in flow; remove this once it is merged"
-    )]
     pub(crate) vault: Vault,
     /// When the store was last swept.
     last_sweep: AtomicU64,

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::Router;
 
 use super::guard::cors_layer;
-use super::{AuthState, metadata, register, revoke, token};
+use super::{AuthState, authorize, bridge, metadata, register, revoke, token};
 
 /// Builds the router: one `.merge` per endpoint module, each of which owns its paths, and the
-/// CORS policy over all of them. `route_layer` keeps the policy off the router's fallback,
-/// which the application's other routes share once merged.
+/// CORS policy over all of them but the browser pages. `route_layer` keeps the policy off the
+/// router's fallback, which the application's other routes share once merged.
 pub(super) fn router(state: Arc<AuthState>) -> Router {
     Router::new()
         .merge(metadata::router(&state.config))
@@ -17,5 +17,8 @@ pub(super) fn router(state: Arc<AuthState>) -> Router {
         .merge(token::router())
         .merge(revoke::router())
         .route_layer(cors_layer())
+        // The browser pages stay same-origin: no CORS headers.
+        .merge(authorize::router())
+        .merge(bridge::router())
         .with_state(state)
 }
