@@ -6,7 +6,8 @@
 //! response, or refreshed from several tasks at once, keeps a working token whichever
 //! response it keeps. Presenting it after the window is taken for a stolen token, so the
 //! request fails with `invalid_grant` and every token issued from the same authorization is
-//! revoked.
+//! revoked. A rotation leaves the access tokens issued before it valid until they expire, so
+//! requests already in flight with them still succeed.
 
 use std::collections::HashMap;
 
