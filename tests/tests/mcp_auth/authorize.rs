@@ -4,7 +4,9 @@
 use alter::dev::DevVault;
 use reqwest::StatusCode;
 
-use crate::quickstart_app::{QuickstartApp, REDIRECT_URI, VERIFIER, client, location, query_parameter};
+use crate::quickstart_app::{
+    QuickstartApp, REDIRECT_URI, VERIFIER, client, location, query_parameter,
+};
 
 fn auto_sign_in() -> alter::dev::DevVaultBuilder {
     DevVault::builder().auto_approve(true).sign_in_as("alice")

@@ -9,6 +9,7 @@
 
 mod authorize;
 mod bridge;
+mod connect;
 mod guard;
 mod metadata;
 mod quickstart_app;

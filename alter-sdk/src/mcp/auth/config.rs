@@ -155,10 +155,6 @@ pub(crate) struct AuthConfig {
     /// The scopes clients may request; the default set when a client names none.
     pub(crate) scopes: Vec<String>,
     /// The providers users connect.
-    #[allow(
-        dead_code,
-        reason = "read by the sign-in flow; remove this once it is merged"
-    )]
     pub(crate) providers: Vec<ProviderRequest>,
     /// The lifetimes of codes and tokens.
     pub(crate) lifetimes: Lifetimes,

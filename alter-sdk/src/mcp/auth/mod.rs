@@ -138,7 +138,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 
-use crate::vault::Vault;
+use crate::identity::UserToken;
+use crate::vault::{ConnectSessionBuilder, Vault};
 
 mod authorize;
 mod body;
@@ -216,6 +217,29 @@ impl McpAuth {
     /// merged application would return 401 instead of 404.
     pub fn layer(&self) -> McpAuthLayer {
         McpAuthLayer::new(self.state.clone())
+    }
+
+    /// Starts a connect session for `user` that offers the providers given to
+    /// [`McpAuthBuilder::provider`], each with its scopes as required scopes.
+    ///
+    /// Send it with [`ConnectSessionBuilder::send`] and show its `connect_url` to the user, for
+    /// example from a tool that finds the user has not connected a provider yet. More settings
+    /// can be chained before sending.
+    pub fn create_connect_session(&self, user: impl Into<UserToken>) -> ConnectSessionBuilder {
+        let providers = &self.state.config.providers;
+        let mut session = self
+            .state
+            .vault
+            .create_connect_session()
+            .user_token(user)
+            .allowed_providers(providers.iter().map(|request| request.provider.clone()));
+        for request in providers
+            .iter()
+            .filter(|request| !request.scopes.is_empty())
+        {
+            session = session.required_scopes(request.provider.clone(), request.scopes.clone());
+        }
+        session
     }
 
     /// Returns the MCP endpoint URL, the protected resource, as it appears in the metadata.

@@ -16,9 +16,9 @@ use crate::vault::AuthStatus;
 
 use super::AuthState;
 use super::oauth_error::no_store;
-use super::secret::{new_code, random_secret};
+use super::secret::{new_code, new_family_id};
 use super::store::{
-    AuthorizationCode, FamilyId, PendingAuthorization, SecretHash, SignInOutcome, StoreError,
+    AuthorizationCode, PendingAuthorization, SecretHash, SignInOutcome, StoreError,
 };
 
 /// The state of a pending authorization after one step.
@@ -131,7 +131,7 @@ async fn issue_code(
         resource: pending.resource.clone(),
         scopes: pending.scopes.clone(),
         user_token,
-        family: FamilyId(random_secret()),
+        family: new_family_id(),
         expires_at: pending.expires_at,
     };
     if !state

@@ -34,28 +34,16 @@ pub(crate) fn new_refresh_token() -> String {
 }
 
 /// Generates an authorization code.
-#[allow(
-    dead_code,
-    reason = "used by /authorize; remove this once it is merged"
-)]
 pub(crate) fn new_code() -> String {
     random_secret()
 }
 
 /// Generates the handle of a pending authorization.
-#[allow(
-    dead_code,
-    reason = "used by /authorize; remove this once it is merged"
-)]
 pub(crate) fn new_pending_handle() -> String {
     random_secret()
 }
 
 /// Generates the id of a new token family.
-#[allow(
-    dead_code,
-    reason = "used by /authorize; remove this once it is merged"
-)]
 pub(crate) fn new_family_id() -> FamilyId {
     FamilyId(random_secret())
 }
@@ -73,10 +61,6 @@ pub(crate) fn is_valid_code_verifier(verifier: &str) -> bool {
 
 /// Checks that `challenge` can be an S256 code challenge: the unpadded base64url of a SHA-256,
 /// which is 43 characters of the base64url alphabet.
-#[allow(
-    dead_code,
-    reason = "used by /authorize; remove this once it is merged"
-)]
 pub(crate) fn is_valid_s256_challenge(challenge: &str) -> bool {
     challenge.len() == SECRET_LENGTH
         && challenge
