@@ -1,8 +1,8 @@
 """Write BENCHMARKS.md from the results of bench/run.
 
-Every load figure is the median over the run's repetitions; each repetition's figures come
-from one load run (requests per second over the measured window, latency quantiles from its
-HDR histogram). The targets are compared here and reported, never asserted.
+Every load figure is the median over the run's repetitions. Each repetition contributes one
+load run: requests per second over the measured window and latency quantiles from its HDR
+histogram. The targets are compared here and reported, never asserted.
 """
 
 import argparse
@@ -318,7 +318,7 @@ def main():
     out.append("")
     out.append(
         "`cargo bench -p alter-bench --bench request`: one `request()` through a vault whose "
-        "transport answers from memory (no sockets), so the time is the SDK's own: argument and "
+        "transport responds from memory (no sockets), so the time is the SDK's own: argument and "
         "URL checks, the signed `POST /sdk/token`, token response checks, injection, the provider "
         "request, and the audit row, sent by a flush within the iteration. Divan's counting "
         "allocator counts the allocations. Median per iteration:"

@@ -1,6 +1,6 @@
 //! The SDK's own cost of one `request()`: validation, the signed `POST /sdk/token`, token
 //! response checks, injection, the provider call and the audit row, against an in-process
-//! transport that answers from memory. Divan's counting allocator reports the allocations.
+//! transport that responds from memory. Divan's counting allocator reports the allocations.
 //!
 //! ```sh
 //! cargo bench -p alter-bench --bench request
@@ -20,7 +20,8 @@ fn main() {
     divan::main();
 }
 
-/// One whole `request()`, then a flush, so that the audit row is sent within the iteration.
+/// Measures one whole `request()` and a flush, so that the audit row is sent within the
+/// iteration.
 #[divan::bench]
 fn request_with_audit(bencher: divan::Bencher<'_, '_>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -45,7 +46,8 @@ fn request_with_audit(bencher: divan::Bencher<'_, '_>) {
     });
 }
 
-/// The HMAC signature of one backend request alone, for comparison with the whole request.
+/// Measures the HMAC signature of one backend request alone, for comparison with the whole
+/// request.
 #[divan::bench]
 fn sign_token_request(bencher: divan::Bencher<'_, '_>) {
     let key = SigningKey::derive(API_KEY);

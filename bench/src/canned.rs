@@ -1,4 +1,4 @@
-//! An in-process transport with fixed answers: a token response for `POST /sdk/token`, `204`
+//! An in-process transport with fixed responses: a token response for `POST /sdk/token`, `204`
 //! for the audit endpoint, and a small JSON document for every provider request.
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ const TOKEN_RESPONSE: &str = r#"{"access_token":"bench-access-token","token_type
 
 const PROVIDER_RESPONSE: &str = r#"{"user":"bench-user","scopes":["profile"]}"#;
 
-/// Answers every request from memory, without sockets.
+/// Responds to every request from memory, without sockets.
 #[derive(Debug, Default)]
 pub struct CannedTransport;
 

@@ -1,5 +1,5 @@
 //! Many open connections at once: each sends one request and then stays open, idle, so that the
-//! server's resident memory can be read while it holds them.
+//! server's resident memory can be read while they are open.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

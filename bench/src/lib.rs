@@ -1,7 +1,7 @@
 //! Benchmarks of the `alter` SDK.
 //!
-//! - [`canned`]: an in-process transport that answers the vault's backend and provider requests
-//!   from memory, so the `request` bench measures only the SDK's own work.
+//! - [`canned`]: an in-process transport that responds to the vault's backend and provider
+//!   requests from memory, so the `request` bench measures only the SDK's own work.
 //! - [`load`]: a closed-loop HTTP/1.1 load generator with a fixed number of keep-alive
 //!   connections and an HDR histogram of latencies.
 //! - [`signed`]: signed `POST /sdk/token` requests, to time the backend round trip alone.

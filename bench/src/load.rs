@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-/// The longest a single request may take before it counts as an error.
+/// The maximum time one request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest latency the histogram records, in microseconds; longer ones are clamped.
@@ -267,7 +267,7 @@ pub async fn send(
 /// A failed request.
 #[derive(Debug)]
 pub enum Failure {
-    /// The server answered with a status outside 2xx or without the expected bytes.
+    /// The response had a status outside 2xx or lacked the expected bytes.
     Status(String),
     /// The connection failed and must be replaced.
     Connection(String),

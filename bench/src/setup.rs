@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::signed::TokenRequests;
 
-/// Where the setup sends its requests.
+/// The servers the setup sends its requests to.
 #[derive(Clone, Debug)]
 pub struct SetupTarget {
     /// DevVault's base URL, e.g. `http://127.0.0.1:8787`.
@@ -17,7 +17,7 @@ pub struct SetupTarget {
 
 /// Mints a user token for each of `users` dev users named `{prefix}{index}`, connects the demo
 /// provider for each through the quickstart's `/connect`, and checks that `POST /chat` then
-/// answers as that user. Returns the user tokens in order.
+/// returns that user's profile. Returns the user tokens in order.
 ///
 /// DevVault must run with auto-approve, so that fetching a connect URL completes the flow.
 ///
@@ -103,7 +103,7 @@ async fn connect_user(
 ///
 /// # Errors
 ///
-/// Returns a message when the backend rejects the request or answers without a token.
+/// Returns a message when the backend rejects the request or returns no token.
 pub async fn fetch_access_token(
     requests: &TokenRequests,
     user_token: &str,
