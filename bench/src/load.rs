@@ -1,8 +1,9 @@
 //! A closed-loop HTTP/1.1 load generator.
 //!
 //! Each connection sends its next request as soon as it has read the previous response, over
-//! one keep-alive connection, for a fixed time. Latencies of the requests that start after the
-//! warm-up go into an HDR histogram with microsecond resolution.
+//! one keep-alive connection, for a fixed time. The requests that complete within the measured
+//! window, after the warm-up, are counted, and their latencies go into an HDR histogram with
+//! microsecond resolution.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,9 +109,9 @@ pub type Expected = Option<Arc<[u8]>>;
 pub struct LoadReport {
     /// The number of connections.
     pub connections: usize,
-    /// Successful responses to requests sent in the measured window.
+    /// Successful responses completed in the measured window.
     pub requests: u64,
-    /// Failed requests in the measured window: status outside 2xx, connection errors and
+    /// Requests that failed in the measured window: status outside 2xx, connection errors and
     /// timeouts.
     pub errors: u64,
     /// The length of the measured window, in seconds.
@@ -333,7 +334,9 @@ async fn drive(
         let mut sender = match connect(target).await {
             Ok(sender) => sender,
             Err(message) => {
-                stats.fail(Instant::now() >= measure_from, Failure::Connection(message));
+                let now = Instant::now();
+                let measured = now >= measure_from && now <= end;
+                stats.fail(measured, Failure::Connection(message));
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -342,10 +345,12 @@ async fn drive(
             let request = source.next_request(connection);
             let started = Instant::now();
             let result = send(&mut sender, request, expected.as_deref()).await;
-            let measured = started >= measure_from;
+            let completed = Instant::now();
+            let measured = completed >= measure_from && completed <= end;
             match result {
                 Ok(()) if measured => {
-                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    let elapsed = completed - started;
+                    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
                     stats.histogram.saturating_record(micros.max(1));
                     stats.requests += 1;
                 }
