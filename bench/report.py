@@ -274,7 +274,7 @@ def main():
     mcp = medians(results, "mcp")
     memory = {row["state"]: row["result"] | {"hold": row.get("hold")} for row in results if row["scenario"] == "memory"}
     divan = parse_divan(arguments.divan)
-    fixes_path = os.path.join(os.path.dirname(__file__), "fixes.md")
+    profile_path = os.path.join(os.path.dirname(__file__), "profile.md")
 
     out = []
     out.append("# Benchmarks")
@@ -398,9 +398,9 @@ def main():
         out.append("")
         out.extend(notes)
         out.append("")
-    if os.path.exists(fixes_path):
-        with open(fixes_path, encoding="utf-8") as fixes:
-            out.append(fixes.read().rstrip())
+    if os.path.exists(profile_path):
+        with open(profile_path, encoding="utf-8") as profile:
+            out.append(profile.read().rstrip())
             out.append("")
     sys.stdout.write("\n".join(out))
 
