@@ -300,7 +300,10 @@ def main():
         f"point after {settings['warmup_s']} s of warm-up; {settings['users']} dev users, each "
         "with a connected demo grant, spread over the connections; the Python apps run under "
         f"uvicorn with {settings['python_workers']} workers (one per core), uvloop and httptools. "
-        "Every server, DevVault and the load generator share this machine's cores."
+        "Every server, DevVault and the load generator share this machine's cores. Each connection "
+        "count of each scenario runs against a fresh DevVault with new users, because DevVault "
+        "remembers at most 250,000 signature nonces for five minutes and rejects requests with "
+        "503 once that cache is full."
     )
     out.append("")
     out.append("## Machine")
