@@ -12,9 +12,7 @@ use super::backend::Backend;
 #[cfg(test)]
 use super::backend::FixedSigning;
 use super::retry::{MAX_INITIAL_BACKOFF, MAX_RETRIES_LIMIT, TokenRetry};
-#[cfg(test)]
-use super::transport::HttpTransport;
-use super::transport::ReqwestTransport;
+use super::transport::{HttpTransport, ReqwestTransport};
 use super::{CallerType, PrincipalKind, UserScope, Vault, VaultInner};
 
 /// Default timeout for each backend and provider request.
@@ -41,6 +39,7 @@ pub struct VaultBuilder {
     timeout: Duration,
     user_scope: UserScope,
     token_retry: TokenRetry,
+    transport: Option<Arc<dyn HttpTransport>>,
 }
 
 impl VaultBuilder {
@@ -54,6 +53,7 @@ impl VaultBuilder {
             timeout: DEFAULT_TIMEOUT,
             user_scope: UserScope::Required,
             token_retry: TokenRetry::default(),
+            transport: None,
         }
     }
 
@@ -122,6 +122,17 @@ impl VaultBuilder {
     /// [`identity scope`]: crate::identity::scope
     pub fn app_scoped(mut self) -> Self {
         self.user_scope = UserScope::AppAllowed;
+        self
+    }
+
+    /// Sends every backend and provider request through `transport` instead of the built-in
+    /// pooled `reqwest` clients.
+    ///
+    /// This is for tests and benchmarks that respond to requests in process, without sockets. The
+    /// built-in clients never follow redirects and read at most 8 MiB of a backend response;
+    /// with a custom transport, both rules are the transport's job.
+    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = Some(transport);
         self
     }
 
@@ -200,16 +211,12 @@ impl VaultBuilder {
             );
         }
 
-        let client_error =
-            |e: reqwest::Error| Error::config(format!("failed to build an HTTP client: {e}"));
-        let backend_transport = ReqwestTransport::new(self.timeout, Some(MAX_BACKEND_BODY_BYTES))
-            .map_err(client_error)?;
-        // NOTE: provider bodies are read whole at any length, because `Response` hands the
-        // caller the buffered body. A provider that sends gigabytes fills memory until the
-        // timeout ends the read.
-        let provider_transport = ReqwestTransport::new(self.timeout, None).map_err(client_error)?;
+        let (backend_transport, provider_transport) = match self.transport {
+            Some(transport) => (Arc::clone(&transport), transport),
+            None => reqwest_transports(self.timeout)?,
+        };
         let backend = Backend::new(
-            Arc::new(backend_transport),
+            backend_transport,
             api_key,
             base_url,
             self.caller,
@@ -218,7 +225,7 @@ impl VaultBuilder {
         )?;
         let inner = VaultInner::new(
             backend,
-            Arc::new(provider_transport),
+            provider_transport,
             kind,
             self.user_scope,
             self.timeout,
@@ -278,6 +285,22 @@ impl fmt::Debug for VaultBuilder {
             .field("user_scope", &self.user_scope)
             .finish()
     }
+}
+
+/// A transport shared by the vault and its clones.
+type SharedTransport = Arc<dyn HttpTransport>;
+
+/// Builds the pooled backend and provider clients.
+fn reqwest_transports(timeout: Duration) -> Result<(SharedTransport, SharedTransport), Error> {
+    let client_error =
+        |e: reqwest::Error| Error::config(format!("failed to build an HTTP client: {e}"));
+    let backend =
+        ReqwestTransport::new(timeout, Some(MAX_BACKEND_BODY_BYTES)).map_err(client_error)?;
+    // NOTE: provider bodies are read whole at any length, because `Response` hands the
+    // caller the buffered body. A provider that sends gigabytes fills memory until the
+    // timeout ends the read.
+    let provider = ReqwestTransport::new(timeout, None).map_err(client_error)?;
+    Ok((Arc::new(backend), Arc::new(provider)))
 }
 
 fn infer_kind(key_type: KeyType) -> Option<PrincipalKind> {

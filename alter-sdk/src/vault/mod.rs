@@ -19,7 +19,7 @@ mod retrieve;
 mod retry;
 mod signin;
 mod trace;
-mod transport;
+pub mod transport;
 #[cfg(test)]
 mod vector_tests;
 

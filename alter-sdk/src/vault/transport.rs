@@ -2,6 +2,8 @@
 //!
 //! Requests and responses cross this boundary as `http` types with fully buffered bodies, so the
 //! vault logic never depends on the client library and tests can record the exact bytes.
+//! [`VaultBuilder::transport`](super::VaultBuilder::transport) replaces the `reqwest` clients with
+//! any [`HttpTransport`], for tests and benchmarks that respond in process, without sockets.
 
 use std::fmt;
 use std::future::Future;
@@ -11,18 +13,30 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 /// A future returned by [`HttpTransport::send`].
-pub(crate) type SendFuture<'a> =
+pub type SendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<http::Response<Bytes>, TransportError>> + Send + 'a>>;
 
 /// Sends one HTTP request and buffers the whole response.
-pub(crate) trait HttpTransport: Send + Sync + 'static {
+pub trait HttpTransport: Send + Sync + 'static {
+    /// Sends `request`, whose URI is absolute, and returns the response with its whole body.
+    ///
+    /// The transport must not follow redirects, because a redirect could carry an injected
+    /// credential to a host the caller did not name. It should give up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`TransportError::Timeout`] when `timeout` passed without a whole response, and
+    /// [`TransportError::Network`] when no response could be read.
     fn send(&self, request: http::Request<Bytes>, timeout: Duration) -> SendFuture<'_>;
 }
 
-/// Why a request produced no response.
+/// The reason a request produced no response.
 #[derive(Debug)]
-pub(crate) enum TransportError {
+#[non_exhaustive]
+pub enum TransportError {
+    /// The request did not complete within its timeout.
     Timeout,
+    /// The connection failed or the response could not be read.
     Network(Box<dyn std::error::Error + Send + Sync>),
 }
 
