@@ -8,4 +8,7 @@
 //! token stays on the server and reaches tools and handlers through the same identity
 //! resolution as REST routes.
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod store;
