@@ -10,8 +10,8 @@
 //! declared in `KEYS`, which standalone Redis (and a primary with replicas) accepts and Redis
 //! Cluster does not: the store does not support Redis Cluster.
 //!
-//! Times are Unix seconds. Trimming an index uses the Redis server's clock (`TIME`), the clock
-//! that also expires keys; a key set to expire at or before that time is not written at all.
+//! Times are Unix seconds. Trimming an index uses the Redis server's clock (`TIME`), because
+//! that clock also expires keys. A key that would expire at or before that time is not written.
 
 use ::redis::Script;
 
@@ -128,7 +128,7 @@ return 1
 ";
 
 /// KEYS: code. Returns `{'redeemed', record}`, `{'replayed', family}` or `{'unknown'}`. A
-/// redeemed code keeps its family and expiry but drops its record, which holds the user token.
+/// redeemed code keeps its family and expiry but drops its record, which contains the user token.
 const REDEEM_CODE: &str = r"
 local fields = redis.call('HMGET', KEYS[1], 'record', 'family', 'spent')
 if not fields[2] then

@@ -26,16 +26,22 @@ impl RedisStore {
         request: impl Future<Output = RedisResult<T>>,
     ) -> Result<T, StoreError> {
         let inner = &self.inner;
+        let timed_out = || {
+            format!(
+                "redis did not answer within {} ms",
+                inner.command_timeout.as_millis()
+            )
+        };
+        // The connection's own response timeout equals the command timeout, so either may
+        // fire first.
         let reason = match tokio::time::timeout(inner.command_timeout, request).await {
             Ok(Ok(value)) => {
                 inner.outage.succeeded(&inner.target);
                 return Ok(value);
             }
+            Ok(Err(error)) if error.is_timeout() => timed_out(),
             Ok(Err(error)) => format!("redis failed: {error}"),
-            Err(_) => format!(
-                "redis did not answer within {} ms",
-                inner.command_timeout.as_millis()
-            ),
+            Err(_) => timed_out(),
         };
         inner.outage.failed(&inner.target, operation, &reason);
         Err(StoreError::Unavailable(reason))
