@@ -178,7 +178,8 @@ pub struct NextTokens {
     pub access_hash: SecretHash,
     /// The hash of the new refresh token.
     pub refresh_hash: SecretHash,
-    /// The scopes of the new pair, a subset of the presented token's.
+    /// The scopes of the new access token, a subset of the presented token's. The new refresh
+    /// token keeps the presented token's scopes, as RFC 6749 (section 6) requires.
     pub scopes: Vec<String>,
     /// When the new access token expires.
     pub access_expires_at: UnixSeconds,
@@ -307,9 +308,94 @@ pub trait AuthStore: Send + Sync + 'static {
     /// token was known.
     fn revoke_refresh_token(&self, refresh_hash: SecretHash) -> StoreFuture<'_, Option<FamilyId>>;
 
-    /// Revokes every token of a family.
+    /// Revokes every token of a family. The family stays revoked for at least ten minutes:
+    /// tokens stored for it in that time are dropped, so a code redeemed just before its
+    /// replay was detected yields no live token.
     fn revoke_family(&self, family: FamilyId) -> StoreFuture<'_, ()>;
 
     /// Drops expired records; a store whose records expire by themselves does nothing.
     fn sweep(&self, now: UnixSeconds) -> StoreFuture<'_, ()>;
+}
+
+/// A shared store, so that the application can keep a handle to the store it gives
+/// [`McpAuthBuilder::store`](super::McpAuthBuilder::store).
+impl<T: AuthStore + ?Sized> AuthStore for std::sync::Arc<T> {
+    fn insert_client(&self, client: RegisteredClient) -> StoreFuture<'_, ()> {
+        (**self).insert_client(client)
+    }
+
+    fn client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<RegisteredClient>> {
+        (**self).client(client_id)
+    }
+
+    fn insert_pending(
+        &self,
+        handle: SecretHash,
+        pending: PendingAuthorization,
+    ) -> StoreFuture<'_, ()> {
+        (**self).insert_pending(handle, pending)
+    }
+
+    fn pending(&self, handle: SecretHash) -> StoreFuture<'_, Option<PendingAuthorization>> {
+        (**self).pending(handle)
+    }
+
+    fn set_outcome(&self, handle: SecretHash, outcome: SignInOutcome) -> StoreFuture<'_, bool> {
+        (**self).set_outcome(handle, outcome)
+    }
+
+    fn exchange_pending_for_code(
+        &self,
+        handle: SecretHash,
+        code_hash: SecretHash,
+        code: AuthorizationCode,
+    ) -> StoreFuture<'_, bool> {
+        (**self).exchange_pending_for_code(handle, code_hash, code)
+    }
+
+    fn remove_pending(&self, handle: SecretHash) -> StoreFuture<'_, ()> {
+        (**self).remove_pending(handle)
+    }
+
+    fn redeem_code(&self, code_hash: SecretHash) -> StoreFuture<'_, CodeRedemption> {
+        (**self).redeem_code(code_hash)
+    }
+
+    fn insert_tokens(&self, tokens: IssuedTokens) -> StoreFuture<'_, ()> {
+        (**self).insert_tokens(tokens)
+    }
+
+    fn access_token(&self, access_hash: SecretHash) -> StoreFuture<'_, Option<TokenGrant>> {
+        (**self).access_token(access_hash)
+    }
+
+    fn refresh_token(&self, refresh_hash: SecretHash) -> StoreFuture<'_, Option<TokenGrant>> {
+        (**self).refresh_token(refresh_hash)
+    }
+
+    fn rotate_refresh(
+        &self,
+        refresh_hash: SecretHash,
+        next: NextTokens,
+        now: UnixSeconds,
+        grace_seconds: u64,
+    ) -> StoreFuture<'_, Rotation> {
+        (**self).rotate_refresh(refresh_hash, next, now, grace_seconds)
+    }
+
+    fn revoke_access_token(&self, access_hash: SecretHash) -> StoreFuture<'_, ()> {
+        (**self).revoke_access_token(access_hash)
+    }
+
+    fn revoke_refresh_token(&self, refresh_hash: SecretHash) -> StoreFuture<'_, Option<FamilyId>> {
+        (**self).revoke_refresh_token(refresh_hash)
+    }
+
+    fn revoke_family(&self, family: FamilyId) -> StoreFuture<'_, ()> {
+        (**self).revoke_family(family)
+    }
+
+    fn sweep(&self, now: UnixSeconds) -> StoreFuture<'_, ()> {
+        (**self).sweep(now)
+    }
 }
