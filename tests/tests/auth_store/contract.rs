@@ -486,7 +486,15 @@ pub(crate) async fn access_token_limit<K: StoreKind>() {
             .is_none()
     );
 
+    // The limit applies to refresh tokens too, so revoking one access token is not enough.
     store.revoke_access_token(first.access_hash).await.unwrap();
+    let error = store.insert_tokens(third.clone()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+
+    store
+        .revoke_refresh_token(first.refresh_hash)
+        .await
+        .unwrap();
     store.insert_tokens(third.clone()).await.unwrap();
     assert!(
         store
@@ -495,6 +503,60 @@ pub(crate) async fn access_token_limit<K: StoreKind>() {
             .unwrap()
             .is_some()
     );
+}
+
+pub(crate) async fn revoked_family_takes_no_tokens<K: StoreKind>() {
+    let opened = open::<K>().await;
+    let store = &opened.store;
+    let family = family();
+    store.revoke_family(family.clone()).await.unwrap();
+
+    let late = issued(&family, &user());
+    store.insert_tokens(late.clone()).await.unwrap();
+    assert!(
+        store
+            .access_token(late.access_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .refresh_token(late.refresh_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub(crate) async fn pending_limit_counts_codes<K: StoreKind>() {
+    let limits = StoreLimits {
+        pending: 2,
+        ..StoreLimits::default()
+    };
+    let opened = K::open(limits).await;
+    let store = &opened.store;
+    let handle = hash();
+    store
+        .insert_pending(handle, pending(now() + 300))
+        .await
+        .unwrap();
+    let code_hash = hash();
+    store
+        .exchange_pending_for_code(handle, code_hash, code(family(), user(), now() + 300))
+        .await
+        .unwrap();
+    store.redeem_code(code_hash).await.unwrap();
+    store
+        .insert_pending(hash(), pending(now() + 300))
+        .await
+        .unwrap();
+
+    let error = store
+        .insert_pending(hash(), pending(now() + 300))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Full(_)), "{error:?}");
 }
 
 pub(crate) async fn rotation_grace_then_reuse<K: StoreKind>() {
@@ -514,7 +576,13 @@ pub(crate) async fn rotation_grace_then_reuse<K: StoreKind>() {
     let Rotation::Rotated(grant) = rotation else {
         panic!("expected a rotation, got {rotation:?}");
     };
-    let expected = fixtures::grant(&family, &signed_in, &["mcp"], first.refresh_expires_at);
+    // The new refresh token keeps the presented token's scopes; the access token narrows.
+    let expected = fixtures::grant(
+        &family,
+        &signed_in,
+        &["mcp", "profile"],
+        first.refresh_expires_at,
+    );
     assert_grant(&grant, &expected);
     let new_access = store.access_token(first.access_hash).await.unwrap();
     let expected_access = fixtures::grant(&family, &signed_in, &["mcp"], first.access_expires_at);
@@ -532,7 +600,12 @@ pub(crate) async fn rotation_grace_then_reuse<K: StoreKind>() {
     let Rotation::RotatedInGrace(grant) = rotation else {
         panic!("expected a rotation in the grace window, got {rotation:?}");
     };
-    let expected = fixtures::grant(&family, &signed_in, &["mcp"], second.refresh_expires_at);
+    let expected = fixtures::grant(
+        &family,
+        &signed_in,
+        &["mcp", "profile"],
+        second.refresh_expires_at,
+    );
     assert_grant(&grant, &expected);
     assert!(
         store

@@ -4,6 +4,7 @@
 
 mod contract;
 mod fixtures;
+mod memory_kind;
 mod redis_kind;
 mod redis_store;
 
@@ -34,5 +35,39 @@ mod redis_contract {
         revoke_access_token_only,
         revoke_refresh_token_revokes_family,
         revoke_family_after_replay,
+        revoked_family_takes_no_tokens,
+        pending_limit_counts_codes,
+    );
+}
+
+/// The contract, against the in-memory store.
+mod memory_contract {
+    use crate::contract::contract_tests;
+    use crate::memory_kind::Memory;
+
+    contract_tests!(Memory:
+        client_round_trip,
+        client_limit,
+        pending_round_trip,
+        pending_outcome,
+        pending_expired_is_absent,
+        pending_limit_frees_expired,
+        pending_remove,
+        exchange_race_issues_one_code,
+        code_single_use_under_race,
+        code_expired_is_unknown,
+        tokens_round_trip,
+        expired_tokens_are_absent,
+        tokens_expire_by_time,
+        access_token_limit,
+        rotation_grace_then_reuse,
+        rotation_race_in_grace,
+        rotation_race_without_grace,
+        rotation_of_unknown_tokens,
+        revoke_access_token_only,
+        revoke_refresh_token_revokes_family,
+        revoke_family_after_replay,
+        revoked_family_takes_no_tokens,
+        pending_limit_counts_codes,
     );
 }

@@ -8,12 +8,13 @@
 //! | `access:<token hash>`, `refresh:<token hash>` | hash | `binding` (JSON), `family`, `scopes` (JSON), `expires_at`, and `rotated_at` once a refresh token is rotated |
 //! | `family:<family id>` | set | the members (`access:<hash>`, `refresh:<hash>`) of a token family |
 //! | `family-user:<family id>` | string | the family's sealed user token |
+//! | `revoked:<family id>` | string | a marker that the family was revoked minutes ago |
 //! | `index:clients` | sorted set | client ids, scored by registration time |
-//! | `index:pending` | sorted set | handle hashes, scored by expiry |
-//! | `index:access` | sorted set | access token hashes, scored by expiry |
+//! | `index:pending` | sorted set | `pending:<hash>` and `code:<hash>` members, scored by expiry |
+//! | `index:access`, `index:refresh` | sorted set | token hashes, scored by expiry |
 //!
-//! The Lua scripts build the `family:`, `family-user:` and `access:` names from the prefix
-//! themselves, so the two must agree; `scripts.rs` uses the same literal suffixes.
+//! The Lua scripts build the names of the family keys, the token keys and the token indexes
+//! from the prefix themselves, so the names here and in `scripts.rs` must agree.
 
 use crate::mcp::auth::store::{FamilyId, SecretHash};
 
@@ -70,6 +71,10 @@ impl Keys {
 
     pub(super) fn access_index(&self) -> String {
         format!("{}index:access", self.prefix)
+    }
+
+    pub(super) fn refresh_index(&self) -> String {
+        format!("{}index:refresh", self.prefix)
     }
 }
 

@@ -17,6 +17,10 @@ use ::redis::Script;
 
 /// Functions shared by the scripts, prepended to each.
 const PRELUDE: &str = r"
+-- How long a revoked family is remembered. A request that redeemed a code stores its tokens
+-- right after, so ten minutes is ample.
+local REVOKED_FAMILY_SECONDS = 600
+
 local function now_seconds()
   return tonumber(redis.call('TIME')[1])
 end
@@ -35,8 +39,13 @@ local function extend_expiry(key, at)
 end
 
 -- Writes one token, adds it to its family, and keeps the family and its user alive as long
--- as the token. `user` is the sealed user token, or false to keep the stored one.
+-- as the token. `user` is the sealed user token, or false to keep the stored one. A token of
+-- a family revoked in the last few minutes is dropped: a request that redeemed the code just
+-- before its replay revoked the family must not bring the family back.
 local function store_token(prefix, kind, hash, binding, family, scopes, expires_at, user)
+  if redis.call('EXISTS', prefix .. 'revoked:' .. family) == 1 then
+    return
+  end
   local member = kind .. ':' .. hash
   local key = prefix .. member
   redis.call('HSET', key, 'binding', binding, 'family', family, 'scopes', scopes,
@@ -50,21 +59,28 @@ local function store_token(prefix, kind, hash, binding, family, scopes, expires_
     redis.call('SET', user_key, user, 'KEEPTTL')
   end
   extend_expiry(user_key, expires_at)
-  if kind == 'access' then
-    redis.call('ZADD', prefix .. 'index:access', expires_at, hash)
-  end
+  redis.call('ZADD', prefix .. 'index:' .. kind, expires_at, hash)
 end
 
--- Deletes every token of a family, the family's member set and its user token.
+-- Deletes every token of a family, the family's member set and its user token, and marks
+-- the family revoked for REVOKED_FAMILY_SECONDS.
 local function revoke_family(prefix, family)
   local family_key = prefix .. 'family:' .. family
   for _, member in ipairs(redis.call('SMEMBERS', family_key)) do
     redis.call('DEL', prefix .. member)
-    if string.sub(member, 1, 7) == 'access:' then
-      redis.call('ZREM', prefix .. 'index:access', string.sub(member, 8))
-    end
+    local separator = string.find(member, ':', 1, true)
+    local kind = string.sub(member, 1, separator - 1)
+    redis.call('ZREM', prefix .. 'index:' .. kind, string.sub(member, separator + 1))
   end
   redis.call('DEL', family_key, prefix .. 'family-user:' .. family)
+  redis.call('SET', prefix .. 'revoked:' .. family, '1', 'EX', REVOKED_FAMILY_SECONDS)
+end
+
+-- Reports whether one more access and one more refresh token fit.
+local function has_token_room(prefix, limit, now)
+  local access_room = has_room(prefix .. 'index:access', limit, now)
+  local refresh_room = has_room(prefix .. 'index:refresh', limit, now)
+  return access_room and refresh_room
 end
 ";
 
@@ -80,7 +96,8 @@ return 1
 ";
 
 /// KEYS: pending, pending index. ARGV: record JSON, outcome JSON, expires at, limit, handle
-/// hash. Returns 1 when stored (or already expired, so not written), 0 at the limit.
+/// hash. Returns 1 when stored (or already expired, so not written), 0 at the limit. The index
+/// counts pending authorizations and the codes issued from them, spent ones included.
 const INSERT_PENDING: &str = r"
 local now = now_seconds()
 local room = has_room(KEYS[2], tonumber(ARGV[4]), now)
@@ -92,7 +109,7 @@ if tonumber(ARGV[3]) <= now then
 end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'outcome', ARGV[2])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], 'pending:' .. ARGV[5])
 return 1
 ";
 
@@ -106,16 +123,17 @@ return 1
 ";
 
 /// KEYS: pending, code, pending index. ARGV: handle hash, code record JSON, family, code
-/// expires at. Returns 1 when the pending record was removed and the code stored, 0 when the
-/// pending record was already gone.
+/// expires at, code hash. Returns 1 when the pending record was removed and the code stored,
+/// 0 when the pending record was already gone.
 const EXCHANGE_PENDING: &str = r"
 if redis.call('DEL', KEYS[1]) == 0 then
   return 0
 end
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[3], 'pending:' .. ARGV[1])
 if tonumber(ARGV[4]) > now_seconds() then
   redis.call('HSET', KEYS[2], 'record', ARGV[2], 'family', ARGV[3])
   redis.call('EXPIREAT', KEYS[2], ARGV[4])
+  redis.call('ZADD', KEYS[3], ARGV[4], 'code:' .. ARGV[5])
 end
 return 1
 ";
@@ -123,7 +141,7 @@ return 1
 /// KEYS: pending, pending index. ARGV: handle hash.
 const REMOVE_PENDING: &str = r"
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], 'pending:' .. ARGV[1])
 return 1
 ";
 
@@ -142,13 +160,14 @@ redis.call('HDEL', KEYS[1], 'record')
 return {'redeemed', fields[1]}
 ";
 
-/// KEYS: access, refresh, access index. ARGV: prefix, limit, then for the access token and
-/// then the refresh token: hash, binding JSON, family, scopes JSON, expires at, sealed user.
-/// Returns 1 when stored, 0 at the access-token limit.
+/// KEYS: access, refresh, access index, refresh index. ARGV: prefix, limit, then for the
+/// access token and then the refresh token: hash, binding JSON, family, scopes JSON, expires
+/// at, sealed user. Returns 1 when stored, 0 at the token limit, which applies to access and
+/// refresh tokens separately.
 const INSERT_TOKENS: &str = r"
 local prefix = ARGV[1]
 local now = now_seconds()
-if not has_room(KEYS[3], tonumber(ARGV[2]), now) then
+if not has_token_room(prefix, tonumber(ARGV[2]), now) then
   return 0
 end
 if tonumber(ARGV[7]) > now then
@@ -174,17 +193,22 @@ end
 return {fields[1], fields[2], fields[3], fields[4], user}
 ";
 
-/// KEYS: presented refresh token, new access token, new refresh token, access index. ARGV:
-/// prefix, limit, now, grace seconds, new access hash, new refresh hash, scopes JSON, access
-/// expires at, refresh expires at.
+/// KEYS: presented refresh token, new access token, new refresh token, access index, refresh
+/// index. ARGV: prefix, limit, now, grace seconds, new access hash, new refresh hash, access
+/// scopes JSON, access expires at, refresh expires at.
 ///
-/// Returns `{'rotated' | 'grace', binding, family, sealed user}` with the new pair stored,
-/// `{'reused', family}` with the family revoked, `{'full'}` at the access-token limit with
-/// nothing changed, or `{'unknown'}`.
+/// The new access token gets the requested scopes. The new refresh token keeps the scopes of
+/// the presented one, as RFC 6749 (section 6) requires even when the client narrowed the
+/// access token's scope.
+///
+/// Returns `{'rotated' | 'grace', binding, family, refresh scopes JSON, sealed user}` with the
+/// new pair stored, `{'reused', family}` with the family revoked, `{'full'}` at the token
+/// limit with nothing changed, or `{'unknown'}`.
 const ROTATE_REFRESH: &str = r"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[3])
-local fields = redis.call('HMGET', KEYS[1], 'binding', 'family', 'expires_at', 'rotated_at')
+local fields = redis.call('HMGET', KEYS[1], 'binding', 'family', 'expires_at', 'rotated_at',
+  'scopes')
 if not fields[1] or tonumber(fields[3]) <= now then
   return {'unknown'}
 end
@@ -203,19 +227,19 @@ if fields[4] then
   end
 end
 local server_now = now_seconds()
-if not has_room(KEYS[4], tonumber(ARGV[2]), server_now) then
+if not has_token_room(prefix, tonumber(ARGV[2]), server_now) then
   return {'full'}
 end
 if tonumber(ARGV[8]) > server_now then
   store_token(prefix, 'access', ARGV[5], fields[1], family, ARGV[7], ARGV[8], false)
 end
 if tonumber(ARGV[9]) > server_now then
-  store_token(prefix, 'refresh', ARGV[6], fields[1], family, ARGV[7], ARGV[9], false)
+  store_token(prefix, 'refresh', ARGV[6], fields[1], family, fields[5], ARGV[9], false)
 end
 if outcome == 'rotated' then
   redis.call('HSET', KEYS[1], 'rotated_at', now)
 end
-return {outcome, fields[1], family, user}
+return {outcome, fields[1], family, fields[5], user}
 ";
 
 /// KEYS: access token, access index. ARGV: prefix, token hash.

@@ -236,7 +236,13 @@ impl AuthStore for RedisStore {
                     "exchange_pending_for_code",
                     &self.inner.scripts.exchange_pending,
                     &[&keys.pending(handle), &code_key, &keys.pending_index()],
-                    &[&handle.to_hex(), &record, &code.family.0, &expires_at],
+                    &[
+                        &handle.to_hex(),
+                        &record,
+                        &code.family.0,
+                        &expires_at,
+                        &code_hash.to_hex(),
+                    ],
                 )
                 .await?;
             Ok(exchanged == 1)
@@ -308,6 +314,7 @@ impl AuthStore for RedisStore {
                         &keys.access(tokens.access_hash),
                         &keys.refresh(tokens.refresh_hash),
                         &keys.access_index(),
+                        &keys.refresh_index(),
                     ],
                     &args,
                 )
@@ -364,16 +371,19 @@ impl AuthStore for RedisStore {
                         &keys.access(next.access_hash),
                         &keys.refresh(next.refresh_hash),
                         &keys.access_index(),
+                        &keys.refresh_index(),
                     ],
                     &args,
                 )
                 .await?;
             match reply.as_slice() {
-                [state, binding, family, sealed_user] if state == "rotated" || state == "grace" => {
+                [state, binding, family, scopes, sealed_user]
+                    if state == "rotated" || state == "grace" =>
+                {
                     let fields = TokenFields {
                         binding: binding.clone(),
                         family: family.clone(),
-                        scopes: records::encode_scopes(&next.scopes),
+                        scopes: scopes.clone(),
                         expires_at: next.refresh_expires_at,
                         sealed_user: sealed_user.clone(),
                     };
