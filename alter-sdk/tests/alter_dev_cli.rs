@@ -12,7 +12,13 @@ const BINARY: &str = env!("CARGO_BIN_EXE_alter-dev");
 #[tokio::test]
 async fn prints_exports_first_and_stops_on_interrupt() {
     let mut child = Command::new(BINARY)
-        .args(["--bind", "127.0.0.1:0", "--auto-approve"])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--auto-approve",
+            "--sign-in-as",
+            "carol",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -50,6 +56,21 @@ async fn prints_exports_first_and_stops_on_interrupt() {
         .unwrap();
     assert_eq!(minted.status(), reqwest::StatusCode::OK);
 
+    // --auto-approve completes a new sign-in session at once, as the --sign-in-as user.
+    let vault = alter::Vault::builder(api_key)
+        .base_url(base_url)
+        .build()
+        .unwrap();
+    let session = vault.create_auth_session().await.unwrap();
+    let status = vault
+        .auth_session_status(&session.session_token)
+        .await
+        .unwrap();
+    let alter::vault::AuthStatus::Completed(user) = status else {
+        panic!("the sign-in session is not completed: {status:?}");
+    };
+    assert_eq!(user.user_info["sub"], "carol");
+
     let pid = child.id().expect("alter-dev is running").to_string();
     let interrupted = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -81,6 +102,19 @@ async fn help_and_bad_arguments() {
     let usage = String::from_utf8(help.stdout).unwrap();
     assert!(usage.contains("--auto-approve"), "{usage}");
     assert!(usage.contains("--bind ADDR"), "{usage}");
+    assert!(usage.contains("--sign-in-as NAME"), "{usage}");
+
+    let bad_user = Command::new(BINARY)
+        .args(["--bind", "127.0.0.1:0", "--sign-in-as", "Not A Name"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad_user.status.code(), Some(1));
+    let message = String::from_utf8(bad_user.stderr).unwrap();
+    assert!(
+        message.contains("sign_in_as: invalid user name"),
+        "{message}"
+    );
 
     let bad = Command::new(BINARY).arg("--port").output().await.unwrap();
     assert_eq!(bad.status.code(), Some(2));

@@ -117,23 +117,28 @@ impl DemoTools {
 #[tool_handler(router = self.tool_router, name = "alter-mcp-example")]
 impl ServerHandler for DemoTools {}
 
-/// Serves `tools` at `/mcp` to requests that carry a bearer token.
-///
-/// NOTE: until an MCP authorization server issues tokens for this server, the layer only
-/// requires a well-formed `Authorization: Bearer` header (DevVault user tokens in the
-/// example). The vault backend checks the token on every provider call, so a forged token
-/// reaches no credential, and the tool returns the `invalid_token` error.
-pub fn router(tools: DemoTools) -> Router {
+/// The streamable HTTP service of `tools`: stateless, with plain JSON answers.
+pub fn service(tools: DemoTools) -> StreamableHttpService<DemoTools, LocalSessionManager> {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true);
-    let mcp = StreamableHttpService::new(
+    StreamableHttpService::new(
         move || Ok(tools.clone()),
         LocalSessionManager::default().into(),
         config,
-    );
+    )
+}
+
+/// Serves `tools` at `/mcp` to requests that carry a bearer token.
+///
+/// This example takes the identity provider's user tokens (DevVault user tokens here) as its
+/// bearer tokens, so the layer only requires a well-formed `Authorization: Bearer` header. The
+/// vault backend checks the token on every provider call, so a forged token reaches no
+/// credential, and the tool returns the `invalid_token` error. The quickstart serves the same
+/// tools behind an OAuth authorization server instead.
+pub fn router(tools: DemoTools) -> Router {
     Router::new()
-        .nest_service("/mcp", mcp)
+        .nest_service("/mcp", service(tools))
         .layer(middleware::from_fn(require_bearer))
 }
 

@@ -1,12 +1,12 @@
 """Drive a running DevVault's sign-in sessions and proxy mode with the official Python SDK
 (alter-sdk 0.29.0).
 
-DevVault must run with auto-approve and require approvals for proxy calls. The script reads
-ALTER_BASE_URL, ALTER_API_KEY and ALTER_DEMO_API_URL, and takes the user name as its only
-argument.
+DevVault must run with auto-approve, sign in as the user this script is given, and require
+approvals for proxy calls. The script reads ALTER_BASE_URL, ALTER_API_KEY and
+ALTER_DEMO_API_URL, and takes the user name as its only argument.
 
-It signs the user in through a sign-in session (the auto-approved page signs in as the
-login_hint), verifies the token, connects the demo provider with the signed-in user's token,
+It signs the user in through a sign-in session (auto-approve completes it at creation),
+verifies the token, connects the demo provider with the signed-in user's token,
 then sends a proxied GET /me that waits for an approval, grants it by opening the approval
 page, and awaits the result. On success it prints one JSON line with the signed-in subject,
 the approval id and the /me response, and on failure it raises.
@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import sys
-import urllib.parse
 import urllib.request
 
 from alter_sdk import App
@@ -34,8 +33,6 @@ async def main(user: str) -> dict:
     app = App(api_key=os.environ["ALTER_API_KEY"])
     try:
         session = await app.create_auth_session()
-        hint = urllib.parse.urlencode({"login_hint": user})
-        assert open_url(f"{session.auth_url}?{hint}") == 200
         signed_in = await app.poll_auth_session(
             session.session_token, timeout=30, poll_interval=0.2
         )

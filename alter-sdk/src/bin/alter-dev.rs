@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use alter::dev::DevVault;
+use alter::dev::{DEFAULT_SIGN_IN_USER, DevVault};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_BIND: &str = "127.0.0.1:8787";
@@ -20,13 +20,15 @@ const DEFAULT_BIND: &str = "127.0.0.1:8787";
 const USAGE: &str = "\
 alter-dev: a local, in-memory Alter-compatible backend with a demo OAuth provider
 
-Usage: alter-dev [--bind ADDR] [--auto-approve]
+Usage: alter-dev [--bind ADDR] [--auto-approve] [--sign-in-as NAME]
 
 Options:
-  --bind ADDR       address to listen on [default: 127.0.0.1:8787]; port 0 picks a free port
-  --auto-approve    approve the demo provider's consent page without a click, so
-                    `curl -L <connect_url>` completes a connect flow
-  -h, --help        print this help
+  --bind ADDR         address to listen on [default: 127.0.0.1:8787]; port 0 picks a free port
+  --auto-approve      approve the demo provider's consent page and proxy approvals without a
+                      click, so `curl -L <connect_url>` completes a connect flow, and complete
+                      every new sign-in session at once as the --sign-in-as user
+  --sign-in-as NAME   the user an auto-approved sign-in signs in [default: demo-user]
+  -h, --help          print this help
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=alter=debug) to change the level.";
 
@@ -34,12 +36,14 @@ Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=alter=debug) to change the level.
 struct Options {
     bind: SocketAddr,
     auto_approve: bool,
+    sign_in_as: String,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options {
         bind: DEFAULT_BIND.parse().expect("the default address parses"),
         auto_approve: false,
+        sign_in_as: DEFAULT_SIGN_IN_USER.to_owned(),
     };
     while let Some(arg) = args.next() {
         let (flag, inline_value) = match arg.split_once('=') {
@@ -60,6 +64,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
                         "invalid --bind address {value:?}; expected IP:PORT, e.g. 127.0.0.1:8787"
                     )
                 })?;
+            }
+            "--sign-in-as" => {
+                options.sign_in_as = inline_value
+                    .or_else(|| args.next())
+                    .ok_or("--sign-in-as needs a user name, e.g. --sign-in-as alice")?;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -99,6 +108,7 @@ async fn run(options: Options) -> Result<(), alter::dev::StartError> {
     let dev = DevVault::builder()
         .bind(options.bind)
         .auto_approve(options.auto_approve)
+        .sign_in_as(options.sign_in_as.as_str())
         .start()
         .await?;
 
@@ -122,6 +132,7 @@ async fn run(options: Options) -> Result<(), alter::dev::StartError> {
         target: "alter::dev",
         %base_url,
         auto_approve = options.auto_approve,
+        sign_in_as = %options.sign_in_as,
         "DevVault is listening; press Ctrl-C to stop"
     );
 
@@ -172,6 +183,23 @@ mod tests {
         let options = parse(&[]).unwrap().unwrap();
         assert_eq!(options.bind.to_string(), DEFAULT_BIND);
         assert!(!options.auto_approve);
+        assert_eq!(options.sign_in_as, DEFAULT_SIGN_IN_USER);
+    }
+
+    #[test]
+    fn sign_in_as_in_both_spellings() {
+        let spaced = parse(&["--auto-approve", "--sign-in-as", "alice"])
+            .unwrap()
+            .unwrap();
+        assert!(spaced.auto_approve);
+        assert_eq!(spaced.sign_in_as, "alice");
+        let inline = parse(&["--sign-in-as=bob"]).unwrap().unwrap();
+        assert_eq!(inline.sign_in_as, "bob");
+        assert!(
+            parse(&["--sign-in-as"])
+                .unwrap_err()
+                .contains("needs a user name")
+        );
     }
 
     #[test]

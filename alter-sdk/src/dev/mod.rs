@@ -105,12 +105,16 @@ use crate::error::Error;
 use crate::protocol::api_key::{ApiKey, KeyType};
 
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// The user an auto-approved sign-in signs in unless the builder names another.
+pub const DEFAULT_SIGN_IN_USER: &str = "demo-user";
 
 /// Configures and starts a [`DevVault`].
 #[derive(Debug)]
 #[must_use = "call .start() to run DevVault"]
 pub struct DevVaultBuilder {
     auto_approve: bool,
+    auto_approve_sign_in: Option<bool>,
+    sign_in_user: String,
     bind: SocketAddr,
     providers: Vec<ProviderConfig>,
     user_token_lifetime: Duration,
@@ -125,6 +129,8 @@ impl Default for DevVaultBuilder {
     fn default() -> Self {
         Self {
             auto_approve: false,
+            auto_approve_sign_in: None,
+            sign_in_user: DEFAULT_SIGN_IN_USER.to_owned(),
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             providers: Vec::new(),
             user_token_lifetime: DEFAULT_TOKEN_LIFETIME,
@@ -138,12 +144,32 @@ impl Default for DevVaultBuilder {
 }
 
 impl DevVaultBuilder {
-    /// Makes the demo provider's consent page approve without a click, so a connect URL
-    /// completes when fetched by any client that follows redirects (`curl -L`, `reqwest`), and
-    /// makes the hosted sign-in page sign in at once, as the user named by its `login_hint`
-    /// query parameter or as `demo-user`. Off by default: the pages wait for the user.
+    /// Makes the demo provider's consent page and the approval page approve without a click,
+    /// so a connect URL completes when fetched by any client that follows redirects (`curl -L`,
+    /// `reqwest`). It also completes every new sign-in session at once, as the user set by
+    /// [`sign_in_as`](Self::sign_in_as). Off by default: the pages wait for the user.
+    ///
+    /// [`auto_approve_sign_in`](Self::auto_approve_sign_in) overrides the sign-in part alone.
     pub fn auto_approve(mut self, enabled: bool) -> Self {
         self.auto_approve = enabled;
+        self
+    }
+
+    /// Sets whether a new sign-in session is completed at once (`POST /sdk/auth/session`
+    /// returns a session whose first poll returns the user token), regardless of
+    /// [`auto_approve`](Self::auto_approve). Without this call, sign-in follows
+    /// `auto_approve`. Without auto-approved sign-in, the user picks a name on the sign-in
+    /// page.
+    pub fn auto_approve_sign_in(mut self, enabled: bool) -> Self {
+        self.auto_approve_sign_in = Some(enabled);
+        self
+    }
+
+    /// Sets the user an auto-approved sign-in signs in; [`DEFAULT_SIGN_IN_USER`] by default.
+    /// The name must be a DevVault user name: 1 to 64 characters from `a-z 0-9 . _ -`,
+    /// starting with a letter or digit.
+    pub fn sign_in_as(mut self, user: impl Into<String>) -> Self {
+        self.sign_in_user = user.into();
         self
     }
 
@@ -228,6 +254,10 @@ impl DevVaultBuilder {
             .build()
             .map_err(StartError::HttpClient)?;
         let demo = DemoProvider::new(&base_url, self.demo_token_lifetime, self.auto_approve);
+        let auto_sign_in = self
+            .auto_approve_sign_in
+            .unwrap_or(self.auto_approve)
+            .then(|| self.sign_in_user.clone());
         let mut providers = vec![demo.config(&base_url)];
         providers.extend(self.providers);
         let state = Arc::new(DevState {
@@ -236,7 +266,7 @@ impl DevVaultBuilder {
             idp: Idp::new(base_url.clone(), self.user_token_lifetime),
             store: store::Store::default(),
             connect: connect::ConnectSessions::default(),
-            sign_in: signin::SignInSessions::new(self.sign_in_lifetime, self.auto_approve),
+            sign_in: signin::SignInSessions::new(self.sign_in_lifetime, auto_sign_in),
             faults: faults::Faults::default(),
             scope_reports: scope_report::ScopeReports::default(),
             approvals: approval::Approvals::new(
@@ -266,6 +296,7 @@ impl DevVaultBuilder {
             base_url = %state.base_url,
             providers = %state.provider_ids(),
             auto_approve = self.auto_approve,
+            auto_sign_in = ?state.sign_in.auto_sign_in(),
             "DevVault started"
         );
         Ok(DevVault {
@@ -293,6 +324,9 @@ impl DevVaultBuilder {
                     wire::MAX_TOKEN_LIFETIME.as_secs()
                 ));
             }
+        }
+        if let Err(problem) = idp::validate_user_name(&self.sign_in_user) {
+            problems.push(format!("sign_in_as: {problem}"));
         }
         if let Some(policy) = &self.rate_limit {
             problems.extend(policy.problems());

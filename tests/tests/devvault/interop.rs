@@ -118,6 +118,7 @@ async fn python_sdk_signin_and_proxy_through_devvault() {
     }
     let dev = alter::dev::DevVault::builder()
         .auto_approve(true)
+        .sign_in_as("py-signin")
         .require_approval(true)
         .start()
         .await

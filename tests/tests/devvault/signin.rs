@@ -1,6 +1,6 @@
-//! Sign-in sessions through the SDK's vault client and DevVault's hosted sign-in page: the
-//! headless flow under auto-approve, the form, cancellation, expiry, long polls and token
-//! verification.
+//! Sign-in sessions through the SDK's vault client and DevVault's hosted sign-in page: sessions
+//! completed at creation under auto-approve, the form, cancellation, expiry, long polls and
+//! token verification.
 
 use std::time::Duration;
 
@@ -27,8 +27,13 @@ fn page_client() -> reqwest::Client {
 }
 
 #[tokio::test]
-async fn sign_in_completes_headlessly() {
-    let dev = start(true).await;
+async fn auto_approved_sign_in_completes_at_creation() {
+    let dev = alter::dev::DevVault::builder()
+        .auto_approve(true)
+        .sign_in_as("alice")
+        .start()
+        .await
+        .unwrap();
     let vault = vault(&dev);
 
     let session = vault.create_auth_session().await.unwrap();
@@ -40,23 +45,14 @@ async fn sign_in_completes_headlessly() {
         session.auth_url
     );
     assert_eq!(session.expires_in, Duration::from_secs(600));
-    assert!(matches!(
-        vault
-            .auth_session_status(&session.session_token)
-            .await
-            .unwrap(),
-        AuthStatus::Pending
-    ));
-
-    let page = follow(&format!("{}?login_hint=alice", session.auth_url)).await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let user = vault
-        .poll_auth_session(&session.session_token)
-        .timeout(Duration::from_secs(30))
+    let status = vault
+        .auth_session_status(&session.session_token)
         .await
         .unwrap();
+    let AuthStatus::Completed(user) = status else {
+        panic!("the auto-approved session is not completed: {status:?}");
+    };
     assert_eq!(user.user_info["sub"], "alice");
-
     assert_eq!(
         vault
             .verify_user_token(user.user_token.expose_secret())
@@ -64,6 +60,11 @@ async fn sign_in_completes_headlessly() {
             .unwrap(),
         "alice"
     );
+
+    // The page has nothing left to do.
+    let page = follow(&session.auth_url).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("already finished"));
 
     // The signed-in user's token works for vault calls like any other user token.
     let alice = vault.with_user_token(user.user_token.clone());
@@ -78,19 +79,83 @@ async fn sign_in_completes_headlessly() {
 }
 
 #[tokio::test]
-async fn sign_in_without_hint_uses_demo_user() {
+async fn auto_approved_sign_in_defaults_to_demo_user() {
     let dev = start(true).await;
     let vault = vault(&dev);
     let session = vault.create_auth_session().await.unwrap();
-    follow(&session.auth_url).await;
-    let AuthStatus::Completed(user) = vault
+    let user = vault
+        .poll_auth_session(&session.session_token)
+        .timeout(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(user.user_info["sub"], alter::dev::DEFAULT_SIGN_IN_USER);
+    assert_eq!(user.user_info["sub"], "demo-user");
+}
+
+#[tokio::test]
+async fn sign_in_approval_set_apart() {
+    // Consent pages approve without a click, but the user picks a name to sign in.
+    let dev = alter::dev::DevVault::builder()
+        .auto_approve(true)
+        .auto_approve_sign_in(false)
+        .start()
+        .await
+        .unwrap();
+    let vault = vault(&dev);
+    let session = vault.create_auth_session().await.unwrap();
+    assert!(matches!(
+        vault
+            .auth_session_status(&session.session_token)
+            .await
+            .unwrap(),
+        AuthStatus::Pending
+    ));
+    let form = follow(&format!("{}?login_hint=alice", session.auth_url)).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = form.text().await.unwrap();
+    assert!(html.contains(r#"name="user" value="alice""#), "{html}");
+    assert!(matches!(
+        vault
+            .auth_session_status(&session.session_token)
+            .await
+            .unwrap(),
+        AuthStatus::Pending
+    ));
+
+    // And the other way round: only sign-in is approved at once.
+    let sign_in_only = alter::dev::DevVault::builder()
+        .auto_approve_sign_in(true)
+        .sign_in_as("bob")
+        .start()
+        .await
+        .unwrap();
+    let vault = self::vault(&sign_in_only);
+    let session = vault.create_auth_session().await.unwrap();
+    let status = vault
         .auth_session_status(&session.session_token)
         .await
-        .unwrap()
-    else {
-        panic!("the auto-approved page did not complete the session");
+        .unwrap();
+    let AuthStatus::Completed(user) = status else {
+        panic!("the sign-in is not approved at once: {status:?}");
     };
-    assert_eq!(user.user_info["sub"], "demo-user");
+    assert_eq!(user.user_info["sub"], "bob");
+}
+
+#[tokio::test]
+async fn sign_in_as_rejects_bad_name() {
+    let error = alter::dev::DevVault::builder()
+        .sign_in_as("Not A Name")
+        .start()
+        .await
+        .unwrap_err();
+    let alter::dev::StartError::InvalidConfig(problems) = &error else {
+        panic!("expected an invalid configuration, got {error:?}");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("sign_in_as: invalid user name"),
+        "{problems:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The signed sign-in endpoints: `POST /sdk/auth/session` creates a session,
+//! The signed sign-in endpoints: `POST /sdk/auth/session` creates a session (already completed
+//! under auto-approve),
 //! `POST /sdk/auth/poll` returns its status (holding the request open up to `wait_ms`), and
 //! `POST /sdk/auth/verify-token` checks a user token.
 
@@ -16,6 +17,7 @@ use super::Outcome;
 use crate::dev::body::{JsonObject, wrong_type};
 use crate::dev::clock::{rfc3339, unix_now};
 use crate::dev::errors::ApiError;
+use crate::dev::secret::Secret;
 use crate::dev::server::DevState;
 use crate::dev::wire::{self, code};
 
@@ -31,8 +33,28 @@ pub(in crate::dev) async fn create(
             "unknown field `{key}`: a sign-in session is created with an empty object"
         )));
     }
-    let (session_token, session) = state.sign_in.create();
-    tracing::debug!(target: "alter::dev::signin", "created a sign-in session");
+    let outcome = match state.sign_in.auto_sign_in() {
+        Some(user) => {
+            let user_token = state
+                .idp
+                .mint(user, state.idp.token_lifetime())
+                .map_err(ApiError::invalid_request)?;
+            Outcome::Completed {
+                user: user.to_owned(),
+                user_token: Secret::new(user_token),
+            }
+        }
+        None => Outcome::Pending,
+    };
+    let (session_token, session) = state.sign_in.create(outcome);
+    match state.sign_in.auto_sign_in() {
+        Some(user) => tracing::info!(
+            target: "alter::dev::signin",
+            user,
+            "created a sign-in session, signed in at once by auto-approve"
+        ),
+        None => tracing::debug!(target: "alter::dev::signin", "created a sign-in session"),
+    }
     let body = json!({
         "session_token": session_token,
         "auth_url": format!("{}/signin/{}", state.base_url, session.page_id),

@@ -3,6 +3,9 @@
 //!
 //! Like connect sessions, a session is addressed two ways: the app polls with the secret
 //! `session_token`, and the browser opens an unrelated page id inside `auth_url`.
+//!
+//! With auto-approve, a session is created already completed for one configured user, so a
+//! headless client (a test, or an MCP client behind an authorization server) needs no browser.
 
 pub(super) mod api;
 pub(super) mod pages;
@@ -54,7 +57,8 @@ pub(super) struct SignInSessions {
     state: Mutex<SessionState>,
     changed: Notify,
     lifetime: Duration,
-    auto_approve: bool,
+    /// The user every new session signs in at once, when sign-in is auto-approved.
+    auto_sign_in: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -66,14 +70,14 @@ struct SessionState {
 }
 
 impl SignInSessions {
-    /// Creates an empty set whose sessions live for `lifetime`. With `auto_approve`, opening a
-    /// sign-in page signs the user in without a click.
-    pub(super) fn new(lifetime: Duration, auto_approve: bool) -> Self {
+    /// Creates an empty set whose sessions live for `lifetime`. With `auto_sign_in`, every new
+    /// session is completed at creation for that user.
+    pub(super) fn new(lifetime: Duration, auto_sign_in: Option<String>) -> Self {
         Self {
             state: Mutex::default(),
             changed: Notify::new(),
             lifetime,
-            auto_approve,
+            auto_sign_in,
         }
     }
 
@@ -82,19 +86,19 @@ impl SignInSessions {
         self.lifetime
     }
 
-    /// Returns whether opening a sign-in page signs the user in without a click.
-    pub(super) fn auto_approve(&self) -> bool {
-        self.auto_approve
+    /// Returns the user every new session signs in at once, when sign-in is auto-approved.
+    pub(super) fn auto_sign_in(&self) -> Option<&str> {
+        self.auto_sign_in.as_deref()
     }
 
-    /// Creates a session and returns its token and the session.
-    pub(super) fn create(&self) -> (String, Session) {
+    /// Creates a session in the state `outcome` and returns its token and the session.
+    pub(super) fn create(&self, outcome: Outcome) -> (String, Session) {
         let now = unix_now();
         let token = format!("as_{}", random_token());
         let session = Session {
             page_id: random_token(),
             expires_at: now.saturating_add(self.lifetime.as_secs()),
-            outcome: Outcome::Pending,
+            outcome,
         };
         let mut state = self.lock();
         state.sweep(now);
@@ -192,13 +196,13 @@ mod tests {
     use super::*;
 
     fn sessions() -> SignInSessions {
-        SignInSessions::new(Duration::from_secs(600), false)
+        SignInSessions::new(Duration::from_secs(600), None)
     }
 
     #[test]
     fn session_is_found_by_token_and_page() {
         let sessions = sessions();
-        let (token, session) = sessions.create();
+        let (token, session) = sessions.create(Outcome::Pending);
         assert!(token.starts_with("as_"));
         assert_eq!(sessions.by_token(&token).unwrap().page_id, session.page_id);
         assert_eq!(sessions.by_page(&session.page_id).unwrap().0, token);
@@ -208,7 +212,7 @@ mod tests {
     #[test]
     fn session_finishes_once() {
         let sessions = sessions();
-        let (token, _) = sessions.create();
+        let (token, _) = sessions.create(Outcome::Pending);
         let completed = Outcome::Completed {
             user: "alice".into(),
             user_token: Secret::new("t"),
@@ -229,7 +233,7 @@ mod tests {
     #[tokio::test]
     async fn long_poll_wakes_on_change() {
         let sessions = std::sync::Arc::new(sessions());
-        let (token, _) = sessions.create();
+        let (token, _) = sessions.create(Outcome::Pending);
         let waiter = {
             let sessions = std::sync::Arc::clone(&sessions);
             let token = token.clone();
@@ -254,7 +258,7 @@ mod tests {
     #[tokio::test]
     async fn long_poll_returns_pending_after_wait() {
         let sessions = sessions();
-        let (token, _) = sessions.create();
+        let (token, _) = sessions.create(Outcome::Pending);
         let session = sessions
             .wait_for_change(&token, Duration::from_millis(20))
             .await

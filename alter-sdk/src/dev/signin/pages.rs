@@ -1,8 +1,10 @@
 //! The hosted sign-in page a browser opens from `auth_url`.
 //!
+//! Under auto-approve a session is completed when it is created, so its page only reports
+//! that the sign-in finished.
+//!
 //! ```text
-//! GET  /signin/{page}          the form; with auto-approve, signs in at once as
-//!                              ?login_hint=NAME (or `demo-user`)
+//! GET  /signin/{page}          the form, its user name filled in from ?login_hint=NAME
 //! POST /signin/{page}          user=NAME: signs in as that DevVault user
 //! POST /signin/{page}/cancel   ends the session with access_denied
 //! ```
@@ -24,8 +26,6 @@ use crate::dev::idp::validate_user_name;
 use crate::dev::secret::Secret;
 use crate::dev::server::DevState;
 
-/// The user an auto-approved sign-in page signs in when the URL names none.
-const DEFAULT_USER: &str = "demo-user";
 /// The `error_code` of a session the user cancelled.
 const CANCELLED: &str = "access_denied";
 
@@ -35,17 +35,13 @@ pub(in crate::dev) async fn show(
     page: Result<Path<String>, PathRejection>,
     uri: Uri,
 ) -> Response {
-    let (token, session) = match open_session(&state, page) {
+    let (_, session) = match open_session(&state, page) {
         Ok(found) => found,
         Err(response) => return response,
     };
     let hint = form::query(&uri)
         .remove("login_hint")
         .filter(|hint| validate_user_name(hint).is_ok());
-    if state.sign_in.auto_approve() {
-        let user = hint.unwrap_or_else(|| DEFAULT_USER.to_owned());
-        return sign_in(&state, &token, &user);
-    }
     form_page(
         &session,
         hint.as_deref().unwrap_or(""),

@@ -16,7 +16,9 @@ use axum::Router;
 
 use crate::vault::Vault;
 
+mod authorize;
 mod body;
+mod bridge;
 mod builder;
 mod clock;
 mod config;
@@ -24,6 +26,8 @@ mod guard;
 mod memory;
 mod metadata;
 mod oauth_error;
+mod page;
+mod pending;
 mod redirect_uri;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::Router;
 
 use super::guard::cors_layer;
-use super::{AuthState, metadata, register, revoke, token};
+use super::{AuthState, authorize, bridge, metadata, register, revoke, token};
 
 /// Builds the router: one `.merge` per endpoint module, each of which owns its paths, and the
-/// CORS policy over all of them.
+/// CORS policy over all of them but the browser pages.
 pub(super) fn router(state: Arc<AuthState>) -> Router {
     Router::new()
         .merge(metadata::router(&state.config))
@@ -16,5 +16,8 @@ pub(super) fn router(state: Arc<AuthState>) -> Router {
         .merge(token::router())
         .merge(revoke::router())
         .layer(cors_layer())
+        // The browser pages stay same-origin: no CORS headers.
+        .merge(authorize::router())
+        .merge(bridge::router())
         .with_state(state)
 }
