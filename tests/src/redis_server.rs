@@ -104,6 +104,49 @@ impl RedisServer {
     }
 }
 
+/// Lists every key in the database with a text dump of its value, read per type so that no
+/// value is hidden by the compression of `DUMP`.
+///
+/// # Panics
+///
+/// Panics when a command fails or a key has a type the authorization store never writes.
+pub fn dump_keyspace(connection: &mut redis::Connection) -> Vec<(String, String)> {
+    use redis::Commands as _;
+
+    let keys: Vec<String> = connection.keys("*").expect("list the keys");
+    let mut entries = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query(connection)
+            .expect("read the key's type");
+        let value = match kind.as_str() {
+            "string" => connection.get::<_, String>(&key).expect("read a string"),
+            "hash" => format!(
+                "{:?}",
+                connection
+                    .hgetall::<_, Vec<(String, String)>>(&key)
+                    .expect("read a hash")
+            ),
+            "set" => format!(
+                "{:?}",
+                connection
+                    .smembers::<_, Vec<String>>(&key)
+                    .expect("read a set")
+            ),
+            "zset" => format!(
+                "{:?}",
+                connection
+                    .zrange_withscores::<_, Vec<(String, f64)>>(&key, 0, -1)
+                    .expect("read a sorted set")
+            ),
+            other => panic!("unexpected key type {other} for {key}"),
+        };
+        entries.push((key, value));
+    }
+    entries
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use alter::Error;
 use alter::mcp::auth::redis::{EncryptionKey, RedisStore};
 use alter::mcp::auth::store::{AuthStore, CodeRedemption, SecretHash, SignInOutcome, StoreError};
-use alter_tests::redis_server::RedisServer;
+use alter_tests::redis_server::{RedisServer, dump_keyspace};
 use redis::Commands as _;
 
 use crate::fixtures::{self, code, family, issued, next, now, pending, secret, user};
@@ -19,43 +19,6 @@ async fn connect(server: &RedisServer, key: &EncryptionKey) -> RedisStore {
         .connect()
         .await
         .expect("connect the store")
-}
-
-/// Lists every key in the database with a text dump of its value.
-fn dump_keyspace(server: &RedisServer) -> Vec<(String, String)> {
-    let mut connection = server.connection();
-    let keys: Vec<String> = connection.keys("*").expect("list the keys");
-    let mut entries = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE")
-            .arg(&key)
-            .query(&mut connection)
-            .expect("read the key's type");
-        let value = match kind.as_str() {
-            "string" => connection.get::<_, String>(&key).expect("read a string"),
-            "hash" => format!(
-                "{:?}",
-                connection
-                    .hgetall::<_, Vec<(String, String)>>(&key)
-                    .expect("read a hash")
-            ),
-            "set" => format!(
-                "{:?}",
-                connection
-                    .smembers::<_, Vec<String>>(&key)
-                    .expect("read a set")
-            ),
-            "zset" => format!(
-                "{:?}",
-                connection
-                    .zrange_withscores::<_, Vec<(String, f64)>>(&key, 0, -1)
-                    .expect("read a sorted set")
-            ),
-            other => panic!("unexpected key type {other} for {key}"),
-        };
-        entries.push((key, value));
-    }
-    entries
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +90,7 @@ async fn secrets_absent_from_keyspace() {
         .await
         .unwrap();
 
-    let keyspace = dump_keyspace(&server);
+    let keyspace = dump_keyspace(&mut server.connection());
     assert!(keyspace.len() > 10, "the run stored records: {keyspace:?}");
     for (key, value) in &keyspace {
         for secret in &secrets {

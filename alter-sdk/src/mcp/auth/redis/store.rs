@@ -2,8 +2,10 @@
 //! command timeout.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, RedisResult};
 
 use super::RedisStore;
@@ -17,13 +19,21 @@ use crate::mcp::auth::store::{
 /// Set once a record failed to decode, so the warning about mismatched keys is logged once.
 static INVALID_RECORD_WARNED: AtomicBool = AtomicBool::new(false);
 
+/// One Redis request on a connection of its own, which [`RedisStore::run`] may send twice.
+type Request<'a, T> = Pin<Box<dyn Future<Output = RedisResult<T>> + Send + 'a>>;
+
 impl RedisStore {
     /// Runs one Redis request under the command timeout, turning every failure into
     /// [`StoreError::Unavailable`].
-    async fn run<T>(
-        &self,
+    ///
+    /// A request whose connection was refused is sent once more within the same timeout.
+    /// Nothing reached Redis then, so the retry cannot apply a step twice. It matters after an
+    /// outage: the connection manager reports the failed connection once more before it
+    /// reconnects, and the retry makes the first request after Redis returns succeed.
+    async fn run<'a, T>(
+        &'a self,
         operation: &'static str,
-        request: impl Future<Output = RedisResult<T>>,
+        request: impl Fn(ConnectionManager) -> Request<'a, T>,
     ) -> Result<T, StoreError> {
         let inner = &self.inner;
         let timed_out = || {
@@ -32,9 +42,17 @@ impl RedisStore {
                 inner.command_timeout.as_millis()
             )
         };
+        let attempts = async {
+            match request(inner.connection.clone()).await {
+                Err(error) if error.is_connection_refusal() => {
+                    request(inner.connection.clone()).await
+                }
+                result => result,
+            }
+        };
         // The connection's own response timeout equals the command timeout, so either may
         // fire first.
-        let reason = match tokio::time::timeout(inner.command_timeout, request).await {
+        let reason = match tokio::time::timeout(inner.command_timeout, attempts).await {
             Ok(Ok(value)) => {
                 inner.outage.succeeded(&inner.target);
                 return Ok(value);
@@ -48,7 +66,7 @@ impl RedisStore {
     }
 
     /// Runs one script with `keys` and `args`.
-    async fn script<T: FromRedisValue>(
+    async fn script<T: FromRedisValue + Send>(
         &self,
         operation: &'static str,
         script: &::redis::Script,
@@ -62,9 +80,11 @@ impl RedisStore {
         for arg in args {
             invocation.arg(*arg);
         }
-        let mut connection = self.inner.connection.clone();
-        self.run(operation, invocation.invoke_async(&mut connection))
-            .await
+        let invocation = &invocation;
+        self.run(operation, |mut connection| {
+            Box::pin(async move { invocation.invoke_async(&mut connection).await })
+        })
+        .await
     }
 
     /// Turns a record that does not decode into [`StoreError::Unavailable`]: the replicas
@@ -137,13 +157,17 @@ impl AuthStore for RedisStore {
 
     fn client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<RegisteredClient>> {
         Box::pin(async move {
-            let mut connection = self.inner.connection.clone();
             let key = self.inner.keys.client(client_id);
+            let key = key.as_str();
             let record: Option<String> = self
-                .run(
-                    "client",
-                    ::redis::cmd("GET").arg(&key).query_async(&mut connection),
-                )
+                .run("client", |mut connection| {
+                    Box::pin(async move {
+                        ::redis::cmd("GET")
+                            .arg(key)
+                            .query_async(&mut connection)
+                            .await
+                    })
+                })
                 .await?;
             record
                 .map(|record| {
@@ -183,17 +207,19 @@ impl AuthStore for RedisStore {
 
     fn pending(&self, handle: SecretHash) -> StoreFuture<'_, Option<PendingAuthorization>> {
         Box::pin(async move {
-            let mut connection = self.inner.connection.clone();
             let key = self.inner.keys.pending(handle);
+            let key_name = key.as_str();
             let (record, outcome): (Option<String>, Option<String>) = self
-                .run(
-                    "pending",
-                    ::redis::cmd("HMGET")
-                        .arg(&key)
-                        .arg("record")
-                        .arg("outcome")
-                        .query_async(&mut connection),
-                )
+                .run("pending", |mut connection| {
+                    Box::pin(async move {
+                        ::redis::cmd("HMGET")
+                            .arg(key_name)
+                            .arg("record")
+                            .arg("outcome")
+                            .query_async(&mut connection)
+                            .await
+                    })
+                })
                 .await?;
             let (Some(record), Some(outcome)) = (record, outcome) else {
                 return Ok(None);
