@@ -1,14 +1,18 @@
-//! The quickstart: DevVault, its demo provider and an axum app, with the commands to try them.
+//! The quickstart: DevVault, its demo provider and one axum app with REST routes and an
+//! OAuth-protected MCP endpoint, with the commands to try them.
 //!
 //! ```sh
-//! cargo run --example quickstart                 # app on 127.0.0.1:8000
+//! cargo run --example quickstart                 # app on 127.0.0.1:8000, MCP at /mcp
 //! cargo run --example quickstart -- --bind ADDR  # another address
 //! ```
 //!
 //! Without `ALTER_API_KEY` it starts DevVault in process, with consent pages that approve
-//! without a click so that `curl -L` completes the connect flow. With `ALTER_API_KEY` set (and
-//! `ALTER_BASE_URL` when the backend is not the hosted one), the app runs against that backend
-//! and calls the API at `ALTER_DEMO_API_URL`. `alter-dev` prints all three.
+//! without a click so that `curl -L` completes the connect flow. Signing in to the MCP
+//! endpoint still shows DevVault's sign-in page, where the user picks a name, unless
+//! `ALTER_DEV_AUTO_APPROVE=1` is set: then every sign-in completes at once as `alice`, so MCP
+//! clients need no browser. With `ALTER_API_KEY` set (and `ALTER_BASE_URL` when the backend is
+//! not the hosted one), the app runs against that backend and calls the API at
+//! `ALTER_DEMO_API_URL`. `alter-dev` prints all three.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -21,17 +25,21 @@ use std::process::ExitCode;
 
 use alter::axum::AlterAxum;
 use alter::dev::DevVault;
-use alter_examples::quickstart::{AppState, router};
+use alter_examples::quickstart::{AppState, MCP_PATH, app, mcp_auth};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_BIND: &str = "127.0.0.1:8000";
+/// The dev user that the REST commands act for, and that an auto-approved sign-in signs in.
+const DEV_USER: &str = "alice";
 const USAGE: &str = "usage: quickstart [--bind ADDR]
 
   --bind ADDR   address of the app (default 127.0.0.1:8000; port 0 picks a free port)
 
-Without ALTER_API_KEY the app runs against an in-process DevVault. With ALTER_API_KEY set it
-runs against ALTER_BASE_URL (default: the hosted backend) and calls ALTER_DEMO_API_URL.";
+Without ALTER_API_KEY the app runs against an in-process DevVault; ALTER_DEV_AUTO_APPROVE=1
+makes its sign-ins complete at once as alice, so MCP clients need no browser. With
+ALTER_API_KEY set it runs against ALTER_BASE_URL (default: the hosted backend) and calls
+ALTER_DEMO_API_URL.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -92,7 +100,16 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
             (alter, demo_api_url, None)
         }
         Err(_) => {
-            let dev = DevVault::builder().auto_approve(true).start().await?;
+            // Consent pages always approve without a click, so the printed `curl -L` completes
+            // a connect flow. Sign-ins complete at once only when asked, because they decide
+            // who an MCP client acts for.
+            let auto_sign_in = std::env::var("ALTER_DEV_AUTO_APPROVE").is_ok_and(|v| v == "1");
+            let dev = DevVault::builder()
+                .auto_approve(true)
+                .auto_approve_sign_in(auto_sign_in)
+                .sign_in_as(DEV_USER)
+                .start()
+                .await?;
             let alter = AlterAxum::new(dev.api_key().expose_secret())
                 .caller("quickstart")
                 .base_url(dev.base_url())
@@ -103,12 +120,16 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
 
     let listener = TcpListener::bind(bind).await?;
     let app_url = format!("http://{}", listener.local_addr()?);
+    let auth = mcp_auth(&alter, &format!("{app_url}{MCP_PATH}"))?;
     print_instructions(&app_url, alter.vault().base_url(), dev.as_ref());
 
-    let app = router(AppState {
-        alter: alter.clone(),
-        demo_api_url,
-    });
+    let app = app(
+        AppState {
+            alter: alter.clone(),
+            demo_api_url,
+        },
+        &auth,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -128,12 +149,12 @@ fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) 
     println!();
     match dev {
         Some(dev) => {
-            println!("1. A dev user token for \"alice\" (DevVault mints one for any name:");
+            println!("1. A dev user token for \"{DEV_USER}\" (DevVault mints one for any name:");
             println!(
                 "   curl -s -X POST {}/dev/users/bob/token):",
                 dev.base_url()
             );
-            println!("   export TOKEN='{}'", dev.user_token("alice"));
+            println!("   export TOKEN='{}'", dev.user_token(DEV_USER));
         }
         None => {
             println!("1. Use a signed-in user's bearer token from your identity provider.");
@@ -159,6 +180,20 @@ fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) 
     println!();
     println!("4. Call the provider's API through the vault:");
     println!("   curl -s -X POST -H \"Authorization: Bearer $TOKEN\" {app_url}/chat");
+    println!();
+    println!("5. Point an MCP client at {app_url}{MCP_PATH}. It finds the authorization server in");
+    println!("   the protected resource metadata, registers itself and signs you in:");
+    println!("   curl -s {app_url}/.well-known/oauth-protected-resource{MCP_PATH}");
+    if dev.is_some() {
+        println!(
+            "   The sign-in page asks for a user name: enter {DEV_USER} to use the grant above."
+        );
+        println!("   Started with ALTER_DEV_AUTO_APPROVE=1, the quickstart signs every MCP client");
+        println!(
+            "   in as {DEV_USER} at once, so clients need no browser. The connect flow's consent"
+        );
+        println!("   page approves without a click either way.");
+    }
     println!();
     println!("Press Ctrl-C to stop.");
 }

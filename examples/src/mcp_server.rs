@@ -117,7 +117,7 @@ impl DemoTools {
 #[tool_handler(router = self.tool_router, name = "alter-mcp-example")]
 impl ServerHandler for DemoTools {}
 
-/// The streamable HTTP service of `tools`: stateless, with plain JSON answers.
+/// Builds the streamable HTTP service of `tools`: stateless, with plain JSON responses.
 pub fn service(tools: DemoTools) -> StreamableHttpService<DemoTools, LocalSessionManager> {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)

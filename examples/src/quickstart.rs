@@ -1,21 +1,32 @@
-//! The quickstart app: two routes that act for the signed-in user.
+//! The quickstart app: REST routes and an MCP endpoint that act for the signed-in user.
 //!
 //! - `POST /chat` calls the demo provider's API with the user's credential, fetched and injected
 //!   by the vault, and returns the provider's JSON.
 //! - `GET /connect` creates a connect session for the demo provider and returns its
 //!   `connect_url` and `session_token`; the user opens the URL to authorize the provider.
+//! - `/mcp` serves the tools of [`crate::mcp_server`] to MCP clients, behind an OAuth 2.1
+//!   authorization server (`/authorize`, `/token`, `/register` and the metadata documents)
+//!   that signs users in through the vault's sign-in sessions.
 //!
-//! Both take the user from `Authorization: Bearer <token>` through `#[alter::handler]`.
+//! The REST routes take the user from `Authorization: Bearer <token>` through
+//! `#[alter::handler]`; the MCP endpoint takes it from the access token the authorization
+//! server issued. Both act for the same user through the same vault.
 
 use alter::axum::AlterAxum;
+use alter::mcp::auth::McpAuth;
 use alter::{Method, Vault};
 use axum::extract::{FromRef, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::mcp_server::{self, DemoTools};
+
 /// The provider the quickstart calls.
 pub const PROVIDER: &str = "demo";
+
+/// The path of the MCP endpoint.
+pub const MCP_PATH: &str = "/mcp";
 
 /// The router state: the vault handle and where the provider's API lives.
 #[derive(Clone, Debug)]
@@ -32,7 +43,30 @@ impl FromRef<AppState> for AlterAxum {
     }
 }
 
-/// Builds the quickstart router.
+/// Builds the authorization server for the MCP endpoint at `mcp_url`, e.g.
+/// `http://127.0.0.1:8000/mcp`.
+///
+/// # Errors
+///
+/// Returns [`alter::Error::Config`] when `mcp_url` is not an `https` URL, or a plain `http`
+/// URL on a loopback host.
+pub fn mcp_auth(alter: &AlterAxum, mcp_url: &str) -> Result<McpAuth, alter::Error> {
+    alter
+        .mcp_auth(mcp_url)
+        .provider(PROVIDER, ["messages.read"])
+        .build()
+}
+
+/// Builds the whole app: the REST routes, the authorization server's routes, and the tools at
+/// [`MCP_PATH`] behind the authorization server's guard.
+pub fn app(state: AppState, auth: &McpAuth) -> Router {
+    let tools = DemoTools::new(state.alter.vault().clone(), &state.demo_api_url);
+    router(state)
+        .merge(auth.routes())
+        .nest_service(MCP_PATH, auth.protect(mcp_server::service(tools)))
+}
+
+/// Builds the REST routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/chat", post(chat))

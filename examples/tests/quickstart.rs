@@ -34,6 +34,16 @@ fn printed_commands_work_verbatim() {
     let profile: serde_json::Value = serde_json::from_str(&chat).unwrap();
     assert_eq!(profile["user"], "alice", "{chat}");
 
+    let metadata = shell(&quickstart.command_after("5."), &token);
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    let mcp_url = format!("{}/mcp", quickstart.app_url());
+    assert_eq!(metadata["resource"], mcp_url.as_str(), "{metadata}");
+    assert_eq!(
+        metadata["authorization_servers"][0],
+        mcp_url.as_str(),
+        "{metadata}"
+    );
+
     let status = quickstart.interrupt();
     assert!(
         status.success(),

@@ -42,7 +42,7 @@ const MAX_PARAMETER_LENGTH: usize = 2_048;
 /// The maximum length of the whole query or form body.
 const MAX_REQUEST_LENGTH: usize = 16 * 1024;
 
-/// The routes of `/authorize`.
+/// Builds the routes of `/authorize`.
 pub(super) fn router() -> Router<Arc<AuthState>> {
     Router::new().route(
         AUTHORIZE_PATH,
@@ -250,7 +250,8 @@ impl AuthorizationRequest {
     }
 }
 
-/// Starts the sign-in and answers with the code, the bridge page, or an error redirect.
+/// Starts the sign-in and redirects to the client with the code, to the bridge page, or to
+/// the client with an error.
 async fn start(
     state: &AuthState,
     client_id: &str,

@@ -31,7 +31,7 @@ pub(super) const BRIDGE_PATH: &str = "/auth-bridge";
 /// The path of the status endpoint the page polls.
 const BRIDGE_POLL_PATH: &str = "/auth-bridge/poll";
 
-/// The routes of the bridge page and its status endpoint.
+/// Builds the routes of the bridge page and its status endpoint.
 pub(super) fn router() -> Router<Arc<AuthState>> {
     Router::new()
         .route(BRIDGE_PATH, get(show))

@@ -1,8 +1,8 @@
 //! The HTML pages of the authorization server: the sign-in bridge and the error pages of
 //! `/authorize`.
 //!
-//! Every dynamic value is escaped for the context it lands in: HTML text and attribute values
-//! get entity escapes, and values handed to the script are JSON inside a non-executable
+//! Every dynamic value is escaped for the context it lands in. HTML text and attribute values
+//! get entity escapes. Values handed to the script are JSON inside a non-executable
 //! `application/json` block, with `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX` so that
 //! no value can close the block. Each response carries a strict Content-Security-Policy whose
 //! script and style nonce is fresh per response, and headers that forbid framing, caching and
@@ -28,7 +28,7 @@ padding:0 1rem;line-height:1.5;color:#1d1d1f}h1{font-size:1.4rem}\
 .error{color:#b3261e}.ok{color:#1e6b34}a.button{display:inline-block;padding:.5rem 1rem;\
 border-radius:.4rem;background:#1d1d1f;color:#fff;text-decoration:none}";
 
-/// What the bridge page shows while the user signs in.
+/// The content of the bridge page while the user signs in.
 pub(super) struct BridgePage<'a> {
     /// The backend's sign-in page.
     pub(super) sign_in_url: &'a str,

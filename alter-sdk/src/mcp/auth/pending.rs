@@ -2,7 +2,7 @@
 //! and issues the authorization code once the user signed in.
 //!
 //! `/authorize`, the bridge page and its poll endpoint all call [`advance`], so a client gets
-//! its code from whichever of them first sees the completed sign-in. The store exchanges the
+//! its code from whichever of them first polls the completed sign-in. The store exchanges the
 //! pending record for the code in one step, so two racing calls issue one code.
 
 use axum::http::StatusCode;
@@ -21,7 +21,7 @@ use super::store::{
     AuthorizationCode, FamilyId, PendingAuthorization, SecretHash, SignInOutcome, StoreError,
 };
 
-/// Where a pending authorization stands after one step.
+/// The state of a pending authorization after one step.
 #[derive(Debug)]
 pub(super) enum Progress {
     /// The user has not signed in yet.
