@@ -61,7 +61,7 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Sets how many clients, pending authorizations and live access tokens the store holds
+    /// Sets how many clients, pending authorizations and live access tokens the store keeps
     /// across all replicas.
     pub fn limits(mut self, limits: StoreLimits) -> Self {
         self.limits = limits;

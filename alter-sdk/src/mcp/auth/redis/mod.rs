@@ -7,7 +7,7 @@
 //! at once rotates once. Records expire through Redis expiry; [`AuthStore::sweep`] does
 //! nothing.
 //!
-//! What Redis holds:
+//! What Redis stores:
 //! - tokens, codes and pending-authorization handles only as their SHA-256 in key names;
 //! - the user's identity-provider token and the backend's sign-in session token sealed with
 //!   XChaCha20-Poly1305 under the [`EncryptionKey`], which every replica must share;
