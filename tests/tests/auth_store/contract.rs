@@ -118,6 +118,39 @@ pub(crate) async fn client_limit<K: StoreKind>() {
     assert!(store.client("client-0").await.unwrap().is_some());
 }
 
+pub(crate) async fn client_limit_drops_idle_clients<K: StoreKind>() {
+    let limits = StoreLimits {
+        clients: 2,
+        ..StoreLimits::default()
+    };
+    let opened = K::open(limits).await;
+    let store = &opened.store;
+    let two_days_ago = now() - 2 * 86_400;
+    for client_id in ["client-1", "client-idle"] {
+        let mut client = fixtures::client(client_id);
+        client.client_id_issued_at = two_days_ago;
+        store.insert_client(client).await.unwrap();
+    }
+    // The fixtures issue tokens to `client-1`, which keeps it referenced.
+    store
+        .insert_tokens(issued(&family(), &user()))
+        .await
+        .unwrap();
+
+    store
+        .insert_client(fixtures::client("client-new"))
+        .await
+        .unwrap();
+    assert!(store.client("client-idle").await.unwrap().is_none());
+    assert!(store.client("client-1").await.unwrap().is_some());
+    assert!(store.client("client-new").await.unwrap().is_some());
+    let error = store
+        .insert_client(fixtures::client("client-newer"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+}
+
 pub(crate) async fn pending_round_trip<K: StoreKind>() {
     let opened = open::<K>().await;
     let store = &opened.store;

@@ -16,6 +16,7 @@ mod redis_contract {
     contract_tests!(Redis:
         client_round_trip,
         client_limit,
+        client_limit_drops_idle_clients,
         pending_round_trip,
         pending_outcome,
         pending_expired_is_absent,
@@ -48,6 +49,7 @@ mod memory_contract {
     contract_tests!(Memory:
         client_round_trip,
         client_limit,
+        client_limit_drops_idle_clients,
         pending_round_trip,
         pending_outcome,
         pending_expired_is_absent,

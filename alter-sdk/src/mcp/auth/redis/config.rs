@@ -61,8 +61,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Sets how many clients, pending authorizations and live access tokens the store keeps
-    /// across all replicas.
+    /// Sets how many clients, pending authorizations (with the codes issued from them), access
+    /// tokens and refresh tokens the store keeps across all replicas.
     pub fn limits(mut self, limits: StoreLimits) -> Self {
         self.limits = limits;
         self

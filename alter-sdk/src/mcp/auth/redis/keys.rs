@@ -9,6 +9,7 @@
 //! | `family:<family id>` | set | the members (`access:<hash>`, `refresh:<hash>`) of a token family |
 //! | `family-user:<family id>` | string | the family's sealed user token |
 //! | `revoked:<family id>` | string | a marker that the family was revoked minutes ago |
+//! | `client-live:<client_id>` | string | a marker that expires with the client's last live record |
 //! | `index:clients` | sorted set | client ids, scored by registration time |
 //! | `index:pending` | sorted set | `pending:<hash>` and `code:<hash>` members, scored by expiry |
 //! | `index:access`, `index:refresh` | sorted set | token hashes, scored by expiry |

@@ -21,6 +21,11 @@ const PRELUDE: &str = r"
 -- right after, so ten minutes is ample.
 local REVOKED_FAMILY_SECONDS = 600
 
+-- How old a client with no live record must be before a registration at the client limit may
+-- drop it, and how many such clients one registration checks at most.
+local IDLE_CLIENT_SECONDS = 86400
+local IDLE_CLIENT_BATCH = 1000
+
 local function now_seconds()
   return tonumber(redis.call('TIME')[1])
 end
@@ -35,6 +40,15 @@ end
 local function extend_expiry(key, at)
   if redis.call('EXPIRETIME', key) < tonumber(at) then
     redis.call('EXPIREAT', key, at)
+  end
+end
+
+-- Marks a client as referenced by a record that lives until `at`. The marker outlives every
+-- pending authorization, code and token of the client, so a client without one is idle.
+local function mark_client_live(prefix, client_id, at)
+  local key = prefix .. 'client-live:' .. client_id
+  if not redis.call('SET', key, '1', 'NX', 'EXAT', at) then
+    extend_expiry(key, at)
   end
 end
 
@@ -60,6 +74,7 @@ local function store_token(prefix, kind, hash, binding, family, scopes, expires_
   end
   extend_expiry(user_key, expires_at)
   redis.call('ZADD', prefix .. 'index:' .. kind, expires_at, hash)
+  mark_client_live(prefix, cjson.decode(binding).client_id, expires_at)
 end
 
 -- Deletes every token of a family, the family's member set and its user token, and marks
@@ -84,10 +99,28 @@ local function has_token_room(prefix, limit, now)
 end
 ";
 
-/// KEYS: client, clients index. ARGV: record JSON, limit, client id, issued at.
-/// Returns 1 when stored, 0 at the limit. Replacing an existing client is always allowed.
+/// KEYS: client, clients index. ARGV: record JSON, limit, client id, issued at, prefix.
+/// Returns 1 when stored, 0 at the limit. Replacing an existing client is always allowed. At
+/// the limit, clients registered more than a day ago that no live record refers to are dropped
+/// to make room.
 const INSERT_CLIENT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+local limit = tonumber(ARGV[2])
+local function full()
+  return redis.call('EXISTS', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) >= limit
+end
+if full() then
+  local prefix = ARGV[5]
+  local idle_before = now_seconds() - IDLE_CLIENT_SECONDS
+  local candidates = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', idle_before,
+    'LIMIT', 0, IDLE_CLIENT_BATCH)
+  for _, client_id in ipairs(candidates) do
+    if redis.call('EXISTS', prefix .. 'client-live:' .. client_id) == 0 then
+      redis.call('DEL', prefix .. 'client:' .. client_id)
+      redis.call('ZREM', KEYS[2], client_id)
+    end
+  end
+end
+if full() then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -96,7 +129,7 @@ return 1
 ";
 
 /// KEYS: pending, pending index. ARGV: record JSON, outcome JSON, expires at, limit, handle
-/// hash. Returns 1 when stored (or already expired, so not written), 0 at the limit. The index
+/// hash, prefix, client id. Returns 1 when stored (or already expired, so not written), 0 at the limit. The index
 /// counts pending authorizations and the codes issued from them, spent ones included.
 const INSERT_PENDING: &str = r"
 local now = now_seconds()
@@ -110,6 +143,7 @@ end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'outcome', ARGV[2])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[3], 'pending:' .. ARGV[5])
+mark_client_live(ARGV[6], ARGV[7], ARGV[3])
 return 1
 ";
 
@@ -123,7 +157,7 @@ return 1
 ";
 
 /// KEYS: pending, code, pending index. ARGV: handle hash, code record JSON, family, code
-/// expires at, code hash. Returns 1 when the pending record was removed and the code stored,
+/// expires at, code hash, prefix, client id. Returns 1 when the pending record was removed and the code stored,
 /// 0 when the pending record was already gone.
 const EXCHANGE_PENDING: &str = r"
 if redis.call('DEL', KEYS[1]) == 0 then
@@ -134,6 +168,7 @@ if tonumber(ARGV[4]) > now_seconds() then
   redis.call('HSET', KEYS[2], 'record', ARGV[2], 'family', ARGV[3])
   redis.call('EXPIREAT', KEYS[2], ARGV[4])
   redis.call('ZADD', KEYS[3], ARGV[4], 'code:' .. ARGV[5])
+  mark_client_live(ARGV[6], ARGV[7], ARGV[4])
 end
 return 1
 ";

@@ -144,7 +144,13 @@ impl AuthStore for RedisStore {
                     "insert_client",
                     &self.inner.scripts.insert_client,
                     &[&keys.client(&client.client_id), &keys.clients_index()],
-                    &[&record, &limit, &client.client_id, &issued_at],
+                    &[
+                        &record,
+                        &limit,
+                        &client.client_id,
+                        &issued_at,
+                        keys.prefix(),
+                    ],
                 )
                 .await?;
             if stored == 1 {
@@ -194,7 +200,15 @@ impl AuthStore for RedisStore {
                     "insert_pending",
                     &self.inner.scripts.insert_pending,
                     &[&key, &keys.pending_index()],
-                    &[&record, &outcome, &expires_at, &limit, &handle.to_hex()],
+                    &[
+                        &record,
+                        &outcome,
+                        &expires_at,
+                        &limit,
+                        &handle.to_hex(),
+                        keys.prefix(),
+                        &pending.client_id,
+                    ],
                 )
                 .await?;
             if stored == 1 {
@@ -268,6 +282,8 @@ impl AuthStore for RedisStore {
                         &code.family.0,
                         &expires_at,
                         &code_hash.to_hex(),
+                        keys.prefix(),
+                        &code.client_id,
                     ],
                 )
                 .await?;
