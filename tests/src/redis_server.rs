@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
 
-/// How often, and how many times, [`RedisServer::start`] checks that the server answers.
+/// How often, and how many times, [`RedisServer::start`] checks that the server replies.
 const READY_POLL_INTERVAL: Duration = Duration::from_millis(20);
 const READY_POLL_ATTEMPTS: u32 = 500;
 
@@ -17,7 +17,7 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `redis-server` on a free loopback port and waits until it answers `PING`.
+    /// Starts `redis-server` on a free loopback port and waits until it replies to `PING`.
     ///
     /// # Panics
     ///
@@ -29,12 +29,12 @@ impl RedisServer {
         server
     }
 
-    /// The `redis://` URL of the server.
+    /// Returns the `redis://` URL of the server.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// The process id, while the server runs.
+    /// Returns the process id, while the server runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -47,7 +47,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, empty, and waits until it answers `PING`.
+    /// Starts the server again on the same port, empty, and waits until it replies to `PING`.
     ///
     /// # Panics
     ///
@@ -92,15 +92,15 @@ impl RedisServer {
             {
                 panic!("redis-server on port {} exited with {status}", self.port);
             }
-            let answered = client
+            let replied = client
                 .get_connection_with_timeout(Duration::from_secs(1))
                 .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
-            if answered.is_ok() {
+            if replied.is_ok() {
                 return;
             }
             sleep(READY_POLL_INTERVAL);
         }
-        panic!("redis-server on port {} did not answer PING", self.port);
+        panic!("redis-server on port {} did not reply to PING", self.port);
     }
 }
 

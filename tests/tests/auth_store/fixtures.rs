@@ -18,7 +18,7 @@ pub(crate) fn now() -> UnixSeconds {
         .as_secs()
 }
 
-/// A random secret, as the server would hand out.
+/// Returns a random secret, like those the server hands out.
 pub(crate) fn secret(kind: &str) -> String {
     format!("{kind}_{}", uuid::Uuid::new_v4().simple())
 }
@@ -101,8 +101,8 @@ pub(crate) fn grant(
     }
 }
 
-/// A token pair for `user` in `family`: the access token lives an hour, the refresh token a
-/// day.
+/// Returns a token pair for `user` in `family`: the access token lives an hour, the refresh
+/// token a day.
 pub(crate) fn issued(family: &FamilyId, user: &UserToken) -> IssuedTokens {
     let now = now();
     IssuedTokens {

@@ -311,7 +311,7 @@ async fn hung_redis_times_out_then_recovers() {
         panic!("expected an unavailable store, got {error:?}");
     };
     assert!(
-        message.contains("did not answer within 500 ms"),
+        message.contains("redis timed out after 500 ms"),
         "{message}"
     );
 

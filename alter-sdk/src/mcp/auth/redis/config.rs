@@ -76,7 +76,7 @@ impl RedisStoreBuilder {
     ///   timeout, or a Redis older than 7.0.
     /// - [`Error::Network`] when Redis cannot be reached or rejects the connection (for
     ///   example a wrong password).
-    /// - [`Error::Timeout`] when Redis does not answer within the command timeout.
+    /// - [`Error::Timeout`] when Redis does not reply within the command timeout.
     pub async fn connect(self) -> Result<RedisStore> {
         if self.prefix.is_empty() || self.prefix.chars().any(char::is_whitespace) {
             return Err(Error::config(format!(

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// The environment variable [`EncryptionKey::from_env`] reads.
 pub const KEY_ENV: &str = "ALTER_MCP_AUTH_KEY";
 
-/// The prefix of a sealed value, naming the format so that a later one can be told apart.
+/// The prefix of a sealed value. It names the format, so that a later format can be recognised.
 const SEALED_PREFIX: &str = "v1.";
 
 const NONCE_LEN: usize = 24;

@@ -79,7 +79,7 @@ impl Keys {
     }
 }
 
-/// The associated data that binds a sealed value to one field of one key.
+/// Returns the associated data that binds a sealed value to one field of one key.
 pub(super) fn field_context(key: &str, field: &str) -> String {
     format!("{key}#{field}")
 }

@@ -15,7 +15,7 @@
 //!
 //! When Redis is unreachable, slow or restarting, every operation fails within the command
 //! timeout with [`StoreError::Unavailable`], and the store reconnects by itself once Redis
-//! answers again. Redis Cluster is not supported, because the family scripts touch keys they
+//! replies again. Redis Cluster is not supported, because the family scripts touch keys they
 //! find only while running.
 //!
 //! ```no_run

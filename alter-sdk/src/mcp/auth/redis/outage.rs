@@ -1,5 +1,5 @@
-//! Logging of Redis failures: one warning when Redis stops answering, a count of the
-//! failures in between, and one line when it answers again.
+//! Logging of Redis failures: one warning when Redis stops replying, a count of the failures
+//! in between, and one line when it replies again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -20,7 +20,7 @@ impl Outage {
                 redis = target,
                 operation,
                 reason,
-                "the authorization store cannot reach redis; requests fail until it answers again"
+                "the authorization store cannot reach redis; requests fail until it is reachable again"
             );
         } else {
             tracing::debug!(

@@ -187,7 +187,7 @@ pub(super) fn decode_code(
     })
 }
 
-/// The JSON of a grant's client and resource.
+/// Encodes a grant's client and resource as JSON.
 pub(super) fn encode_binding(grant: &TokenGrant) -> String {
     to_json(&TokenBinding {
         client_id: grant.client_id.clone(),

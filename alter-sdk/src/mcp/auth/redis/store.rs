@@ -38,7 +38,7 @@ impl RedisStore {
         let inner = &self.inner;
         let timed_out = || {
             format!(
-                "redis did not answer within {} ms",
+                "redis timed out after {} ms",
                 inner.command_timeout.as_millis()
             )
         };
