@@ -339,6 +339,12 @@ async fn connect_rejects_bad_configuration() {
     assert!(matches!(error, Error::Config(_)), "{error:?}");
     assert!(error.to_string().contains("invalid Redis URL"), "{error}");
 
+    let error = RedisStore::connect("rediss://127.0.0.1:1", key.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("TLS"), "{error}");
+
     let error = RedisStore::builder("redis://127.0.0.1:1", key.clone())
         .prefix("")
         .connect()
