@@ -13,6 +13,10 @@
 //! clients need no browser. With `ALTER_API_KEY` set (and `ALTER_BASE_URL` when the backend is
 //! not the hosted one), the app runs against that backend and calls the API at
 //! `ALTER_DEMO_API_URL`. `alter-dev` prints all three.
+//!
+//! The authorization server keeps clients and tokens in memory unless `REDIS_URL` is set: then
+//! they live in that Redis, with user tokens encrypted under the base64 key in
+//! `ALTER_MCP_AUTH_KEY` (`openssl rand -base64 32`), so several replicas can share them.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -25,7 +29,9 @@ use std::process::ExitCode;
 
 use alter::axum::AlterAxum;
 use alter::dev::DevVault;
-use alter_examples::quickstart::{AppState, MCP_PATH, app, mcp_auth};
+use alter_examples::quickstart::{
+    AppState, MCP_PATH, REDIS_URL_ENV, app, mcp_auth_builder, redis_store_from_env,
+};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -120,7 +126,20 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
 
     let listener = TcpListener::bind(bind).await?;
     let app_url = format!("http://{}", listener.local_addr()?);
-    let auth = mcp_auth(&alter, &format!("{app_url}{MCP_PATH}"))?;
+    let mut auth = mcp_auth_builder(&alter, &format!("{app_url}{MCP_PATH}"));
+    match redis_store_from_env().await? {
+        Some(store) => {
+            tracing::info!(
+                prefix = store.prefix(),
+                "the MCP authorization server stores its state in redis"
+            );
+            auth = auth.store(store);
+        }
+        None => tracing::debug!(
+            "the MCP authorization server stores its state in memory; set {REDIS_URL_ENV} to share it"
+        ),
+    }
+    let auth = auth.build()?;
     print_instructions(&app_url, alter.vault().base_url(), dev.as_ref());
 
     let app = app(

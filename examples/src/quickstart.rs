@@ -11,9 +11,13 @@
 //! The REST routes take the user from `Authorization: Bearer <token>` through
 //! `#[alter::handler]`; the MCP endpoint takes it from the access token the authorization
 //! server issued. Both act for the same user through the same vault.
+//!
+//! The authorization server keeps its state in memory, or in Redis when `REDIS_URL` is set
+//! (see [`redis_store_from_env`]), so that several replicas behind a load balancer share it.
 
 use alter::axum::AlterAxum;
-use alter::mcp::auth::McpAuth;
+use alter::mcp::auth::redis::{EncryptionKey, RedisStore};
+use alter::mcp::auth::{McpAuth, McpAuthBuilder};
 use alter::{Method, Vault};
 use axum::extract::{FromRef, State};
 use axum::routing::{get, post};
@@ -27,6 +31,10 @@ pub const PROVIDER: &str = "demo";
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
+
+/// The environment variable with the URL of the Redis that replicas share, e.g.
+/// `redis://127.0.0.1:6379`.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
 
 /// The router state: the vault handle and where the provider's API lives.
 #[derive(Clone, Debug)]
@@ -51,10 +59,32 @@ impl FromRef<AppState> for AlterAxum {
 /// Returns [`alter::Error::Config`] when `mcp_url` is not an `https` URL, or a plain `http`
 /// URL on a loopback host.
 pub fn mcp_auth(alter: &AlterAxum, mcp_url: &str) -> Result<McpAuth, alter::Error> {
+    mcp_auth_builder(alter, mcp_url).build()
+}
+
+/// Configures the authorization server as [`mcp_auth`] builds it, for callers that change the
+/// store or the lifetimes before building.
+pub fn mcp_auth_builder(alter: &AlterAxum, mcp_url: &str) -> McpAuthBuilder {
     alter
         .mcp_auth(mcp_url)
         .provider(PROVIDER, ["messages.read"])
-        .build()
+}
+
+/// Connects to the Redis at `REDIS_URL` with the encryption key in `ALTER_MCP_AUTH_KEY`, or
+/// returns `None` when `REDIS_URL` is unset or empty, for the in-memory store.
+///
+/// # Errors
+///
+/// Returns [`alter::Error::Config`] when `ALTER_MCP_AUTH_KEY` is missing or not 32 bytes of
+/// base64, or the URL is invalid, and the connection errors of
+/// [`RedisStore::connect`] when Redis cannot be reached.
+pub async fn redis_store_from_env() -> Result<Option<RedisStore>, alter::Error> {
+    let url = match std::env::var(REDIS_URL_ENV) {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => return Ok(None),
+    };
+    let key = EncryptionKey::from_env()?;
+    RedisStore::connect(url.trim(), key).await.map(Some)
 }
 
 /// Builds the whole app: the REST routes, the authorization server's routes, and the tools at

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests.
 
 pub mod offline;
+pub mod redis_server;
 pub mod server;
 pub mod stand_in;
 

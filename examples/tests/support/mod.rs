@@ -47,6 +47,8 @@ impl Example {
             .env_remove("ALTER_API_KEY")
             .env_remove("ALTER_BASE_URL")
             .env_remove("ALTER_DEMO_API_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("ALTER_MCP_AUTH_KEY")
             .envs(env.iter().map(|(name, value)| (name, value)))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

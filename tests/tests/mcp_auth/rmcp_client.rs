@@ -95,6 +95,7 @@ async fn rmcp_client_signs_in_and_calls_tool() {
     assert!(names.contains(&"whoami"), "{names:?}");
     assert!(names.contains(&"post_message"), "{names:?}");
 
+    app.alter.flush().await;
     let audit_rows_before = app.dev.audit_log().len();
     let result = mcp
         .call_tool(CallToolRequestParams::new("whoami").with_arguments(Map::new()))
@@ -104,7 +105,9 @@ async fn rmcp_client_signs_in_and_calls_tool() {
     let account = result.structured_content.expect("structured content");
     assert_eq!(account["user"], "alice", "{account}");
 
-    // The provider call used alice's grant, and the audit row names her.
+    // The provider call used alice's grant, and the audit row names her. Audit rows are sent
+    // in the background, so flush them first.
+    app.alter.flush().await;
     let audit = app.dev.audit_log();
     let row = audit
         .get(audit_rows_before..)

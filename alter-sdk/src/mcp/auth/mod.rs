@@ -154,6 +154,9 @@ mod oauth_error;
 mod page;
 mod pending;
 mod redirect_uri;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod refresh;
 mod register;
 mod revoke;
