@@ -14,7 +14,8 @@
 //! is the nonce remembered, so forged requests cannot fill the nonce cache. A second use of the
 //! nonce within the window is rejected, and a full cache gets 503 with `Retry-After`.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
@@ -364,10 +365,33 @@ impl Default for NonceCache {
 
 #[derive(Debug, Default)]
 struct NonceState {
-    /// Nonce → the Unix second after which its timestamp fails the skew check, so a replay can
-    /// no longer pass and the nonce can be forgotten.
-    seen: HashMap<u128, u64>,
-    next_sweep: u64,
+    /// The nonces still remembered.
+    seen: HashSet<u128>,
+    /// Each remembered nonce with the Unix second after which its timestamp fails the skew
+    /// check, earliest first. After that second a replay cannot pass, and the nonce is
+    /// forgotten.
+    expiry: BinaryHeap<Reverse<(u64, u128)>>,
+}
+
+impl NonceState {
+    /// Forgets the nonces whose timestamps can no longer pass the skew check. Each nonce is
+    /// forgotten once, so a full cache costs no more per request than an empty one.
+    fn forget_expired(&mut self, now: u64) {
+        while let Some(&Reverse((forget_after, nonce))) = self.expiry.peek() {
+            if forget_after >= now {
+                break;
+            }
+            self.expiry.pop();
+            self.seen.remove(&nonce);
+        }
+    }
+
+    /// Returns the seconds until the oldest nonce is forgotten and frees a place.
+    fn seconds_until_room(&self, now: u64) -> u64 {
+        self.expiry
+            .peek()
+            .map_or(1, |Reverse((forget_after, _))| forget_after + 1 - now)
+    }
 }
 
 impl NonceCache {
@@ -381,11 +405,8 @@ impl NonceCache {
     /// Records `nonce`, signed at `timestamp`; rejects it when it was seen before.
     fn remember(&self, nonce: u128, timestamp: u64, now: u64) -> Result<(), ApiError> {
         let mut state = self.state.lock().expect("nonce cache lock poisoned");
-        if now >= state.next_sweep || state.seen.len() >= self.capacity {
-            state.seen.retain(|_, forget_after| *forget_after >= now);
-            state.next_sweep = now + wire::NONCE_SWEEP_INTERVAL_SECS;
-        }
-        if state.seen.contains_key(&nonce) {
+        state.forget_expired(now);
+        if state.seen.contains(&nonce) {
             return Err(ApiError::unauthorized(
                 code::NONCE_REUSED,
                 format!(
@@ -400,11 +421,12 @@ impl NonceCache {
                 code::SERVICE_UNAVAILABLE,
                 "too many signed requests within the last five minutes; retry shortly",
             )
-            .retry_after(wire::NONCE_SWEEP_INTERVAL_SECS));
+            .retry_after(state.seconds_until_room(now)));
         }
+        state.seen.insert(nonce);
         state
-            .seen
-            .insert(nonce, timestamp + wire::MAX_CLOCK_SKEW_SECS);
+            .expiry
+            .push(Reverse((timestamp + wire::MAX_CLOCK_SKEW_SECS, nonce)));
         Ok(())
     }
 }
@@ -426,11 +448,25 @@ mod tests {
     fn nonce_cache_forgets_after_window() {
         let cache = NonceCache::default();
         cache.remember(7, 1_000, 1_000).unwrap();
-        let later = 1_000 + wire::MAX_CLOCK_SKEW_SECS + wire::NONCE_SWEEP_INTERVAL_SECS + 1;
+        let later = 1_000 + wire::MAX_CLOCK_SKEW_SECS + 1;
         cache.remember(9, later, later).unwrap();
         let state = cache.state.lock().unwrap();
-        assert!(!state.seen.contains_key(&7));
-        assert!(state.seen.contains_key(&9));
+        assert!(!state.seen.contains(&7));
+        assert!(state.seen.contains(&9));
+        assert_eq!(state.expiry.len(), 1);
+    }
+
+    #[test]
+    fn nonce_cache_forgets_by_timestamp_not_arrival() {
+        let cache = NonceCache::default();
+        cache.remember(1, 2_000, 1_000).unwrap();
+        cache.remember(2, 1_000, 1_000).unwrap();
+        let after_second = 1_000 + wire::MAX_CLOCK_SKEW_SECS + 1;
+        cache.remember(3, after_second, after_second).unwrap();
+        let state = cache.state.lock().unwrap();
+        assert!(state.seen.contains(&1), "signed later, still replayable");
+        assert!(!state.seen.contains(&2));
+        assert_eq!(state.seen.len(), state.expiry.len());
     }
 
     #[test]
@@ -442,7 +478,8 @@ mod tests {
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(error.code(), code::SERVICE_UNAVAILABLE);
         let response = error.into_response();
-        assert_eq!(response.headers()["retry-after"], "10");
+        let room = 1_000 + wire::MAX_CLOCK_SKEW_SECS + 1 - 1_001;
+        assert_eq!(response.headers()["retry-after"], room.to_string().as_str());
 
         let replay = cache.remember(1, 1_000, 1_001).unwrap_err();
         assert_eq!(
