@@ -301,9 +301,8 @@ def main():
         "with a connected demo grant, spread over the connections; the Python apps run under "
         f"uvicorn with {settings['python_workers']} workers (one per core), uvloop and httptools. "
         "Every server, DevVault and the load generator share this machine's cores. Each connection "
-        "count of each scenario runs against a fresh DevVault with new users, because DevVault "
-        "remembers at most 250,000 signature nonces for five minutes and rejects requests with "
-        "503 once that cache is full."
+        "count of each scenario runs against a fresh DevVault with new users, so that every load "
+        "point starts from the same state."
     )
     out.append("")
     out.append("## Machine")
