@@ -2,8 +2,8 @@
 //! everything on `127.0.0.1`:
 //!
 //! - metadata, registration, the token and revocation endpoints, and the bearer guard in front
-//!   of an rmcp endpoint and a REST route, driven with reqwest; codes come from the store
-//!   directly, in place of `/authorize` and the sign-in page (`support`);
+//!   of an rmcp endpoint and a REST route, driven with reqwest (`support`). Their codes come
+//!   from the store directly, in place of `/authorize` and the sign-in page;
 //! - the combined quickstart app: `/authorize`, the sign-in bridge page with and without
 //!   scripts, and rmcp's own OAuth client from discovery to a tool call (`quickstart_app`).
 

@@ -4,7 +4,7 @@
 //! MCP clients (Claude Code, Cursor, VS Code, the MCP Inspector) find the server through
 //! protected resource metadata (RFC 9728) and authorization server metadata (RFC 8414). They
 //! register with dynamic client registration (RFC 7591) and sign the user in through the
-//! backend's sign-in sessions. The tokens they receive are opaque; the user's identity-provider
+//! backend's sign-in sessions. The tokens they receive are opaque. The user's identity-provider
 //! token stays on the server and reaches tools and handlers through the same identity
 //! resolution as REST routes.
 //!
