@@ -17,5 +17,6 @@ mod refresh;
 mod register;
 mod revoke;
 mod rmcp_client;
+mod sequence;
 mod support;
 mod token;
