@@ -418,6 +418,27 @@ async fn deadline_elapses_while_pending() {
 }
 
 #[tokio::test]
+async fn zero_poll_interval_is_raised() {
+    let setup = setup().await;
+    setup.backend.script(CONNECT_POLL_PATH, pending());
+    let timeout = Duration::from_millis(300);
+    let error = bounded(
+        setup
+            .vault
+            .wait_for_connect_session(SESSION_TOKEN)
+            .poll_interval(Duration::ZERO)
+            .timeout(timeout),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(connect_error(&error).kind, ConnectErrorKind::Timeout);
+    // With at least 10 ms between polls, the wait has room for one poll per 10 ms and one more.
+    let max_polls = usize::try_from(timeout.as_millis() / 10).unwrap() + 1;
+    assert!(setup.polls() <= max_polls, "polled {} times", setup.polls());
+    assert!(setup.polls() >= 2, "polled {} times", setup.polls());
+}
+
+#[tokio::test]
 async fn poll_failures_end_the_wait() {
     let setup = setup().await;
     setup.backend.script(

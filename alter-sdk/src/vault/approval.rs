@@ -175,8 +175,9 @@ impl WaitForApproval {
     }
 
     /// Sets the pause between polls that return without a decision. Defaults to 1 second.
+    /// Intervals under 10 milliseconds are raised to 10 milliseconds.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.poll_interval = interval.max(super::MIN_POLL_INTERVAL);
         self
     }
 

@@ -50,6 +50,10 @@ use self::backend::Backend;
 use self::retry::TokenRetry;
 use self::transport::HttpTransport;
 
+/// The shortest pause between two polls of a wait. A shorter setting is raised to it, so that a
+/// zero interval cannot turn a wait into a busy loop against the backend.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Whether an API key belongs to an application or to a managed agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

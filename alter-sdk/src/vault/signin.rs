@@ -193,8 +193,9 @@ impl WaitForSignIn {
     }
 
     /// Sets the pause between polls. Defaults to 2 seconds.
+    /// Intervals under 10 milliseconds are raised to 10 milliseconds.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.poll_interval = interval.max(super::MIN_POLL_INTERVAL);
         self
     }
 
