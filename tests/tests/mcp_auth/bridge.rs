@@ -10,14 +10,14 @@ use serde_json::Value;
 use crate::quickstart_app::{QuickstartApp, REDIRECT_URI, client, location, query_parameter};
 
 /// DevVault whose consent pages approve at once but whose sign-in page waits for the user.
-fn sign_in_page() -> DevVaultBuilder {
+pub(crate) fn sign_in_page() -> DevVaultBuilder {
     DevVault::builder()
         .auto_approve(true)
         .auto_approve_sign_in(false)
 }
 
 /// Returns the text between `start` and the next `end` in `html`.
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let from = html
         .find(start)
         .unwrap_or_else(|| panic!("{start:?} not in {html}"))

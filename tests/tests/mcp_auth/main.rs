@@ -5,10 +5,12 @@
 //!   of an rmcp endpoint and a REST route, driven with reqwest (`support`). Their codes come
 //!   from the store directly, in place of `/authorize` and the sign-in page;
 //! - the combined quickstart app: `/authorize`, the sign-in bridge page with and without
-//!   scripts, and rmcp's own OAuth client from discovery to a tool call (`quickstart_app`).
+//!   scripts, and rmcp's own OAuth client from discovery to a tool call (`quickstart_app`);
+//! - the same bridge page in headless Chromium, with scripts on and off (`browser`).
 
 mod authorize;
 mod bridge;
+mod browser;
 mod connect;
 mod guard;
 mod metadata;
