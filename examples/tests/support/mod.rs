@@ -4,7 +4,8 @@
     reason = "each test binary that includes this module uses a different subset of it"
 )]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -36,6 +37,11 @@ impl Example {
     /// Starts the example `name` against the backend that `env` names, or its own DevVault when
     /// `env` sets no `ALTER_API_KEY`.
     pub(crate) fn start_with(name: &str, env: &[(&str, String)]) -> Self {
+        Self::start_on(name, "127.0.0.1:0", env)
+    }
+
+    /// Starts the example `name` as [`Example::start_with`] does, listening on `bind`.
+    pub(crate) fn start_on(name: &str, bind: &str, env: &[(&str, String)]) -> Self {
         let binary = example_binary(name);
         assert!(
             binary.exists(),
@@ -43,7 +49,7 @@ impl Example {
             binary.display()
         );
         let mut child = Command::new(binary)
-            .args(["--bind", "127.0.0.1:0"])
+            .args(["--bind", bind])
             .env_remove("ALTER_API_KEY")
             .env_remove("ALTER_BASE_URL")
             .env_remove("ALTER_DEMO_API_URL")
@@ -164,4 +170,61 @@ pub(crate) fn require_tool(name: &str) {
         found,
         "the printed commands use `{name}`; install it to run this test"
     );
+}
+
+/// Returns a loopback port that was free a moment ago.
+pub(crate) fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().unwrap().port()
+}
+
+/// A `redis-server` on a free loopback port that keeps nothing on disk, killed when dropped.
+pub(crate) struct RedisProcess {
+    child: Child,
+    port: u16,
+}
+
+impl RedisProcess {
+    /// Starts `redis-server` and waits until it replies to `PING`.
+    pub(crate) fn start() -> Self {
+        require_tool("redis-server");
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let server = Self { child, port };
+        for _ in 0..250 {
+            if server.replies_to_ping() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not reply to PING on port {port}");
+    }
+
+    /// Returns the `redis://` URL of the server.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn replies_to_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0_u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
