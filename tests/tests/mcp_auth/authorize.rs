@@ -213,3 +213,70 @@ async fn oversized_parameters_rejected_unechoed() {
     assert!(location(&response).is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cursor_private_scheme_completes() {
+    let app = QuickstartApp::start(auto_sign_in()).await;
+    let cursor_callback = "cursor://anysphere.cursor-mcp/oauth/callback";
+    // The redirect URIs that Cursor sends in one registration.
+    let registration = serde_json::json!({
+        "client_name": "Cursor",
+        "redirect_uris": [
+            cursor_callback,
+            "https://www.cursor.com/agents/mcp/oauth/callback",
+            "http://localhost:8787/callback",
+        ],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let response = client()
+        .post(app.url("/register"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let registered: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(registered["redirect_uris"], registration["redirect_uris"]);
+    let client_id = registered["client_id"].as_str().unwrap();
+
+    let response = client()
+        .get(app.authorize_url(client_id, &[("redirect_uri", Some(cursor_callback))]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let target = location(&response).expect("a Location header");
+    assert!(
+        target.starts_with(&format!("{cursor_callback}?code=")),
+        "{target}"
+    );
+    assert_eq!(
+        query_parameter(&target, "state").as_deref(),
+        Some("state-123")
+    );
+    assert_eq!(query_parameter(&target, "iss"), Some(app.mcp_url()));
+
+    // The code is redeemed with the same private-use redirect URI.
+    let code = query_parameter(&target, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", cursor_callback),
+        ("client_id", client_id),
+        ("code_verifier", VERIFIER),
+    ];
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let tokens = client()
+        .post(app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), StatusCode::OK);
+    app.stop().await;
+}

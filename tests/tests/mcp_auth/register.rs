@@ -80,6 +80,9 @@ async fn invalid_redirect_uris_rejected() {
         "http://example.com/callback",
         "https://app.example/callback#fragment",
         "callback",
+        "javascript:alert(document.domain)",
+        "data:text/html,<script>alert(1)</script>",
+        "file:///etc/passwd",
     ] {
         let response = register(&harness, &json!({"redirect_uris": [uri]})).await;
         assert_eq!(response.status(), 400, "{uri}");

@@ -12,11 +12,32 @@ pub(crate) const MAX_REDIRECT_URI_BYTES: usize = 2048;
 /// port is not compared (RFC 8252, sections 7.3 and 8.3).
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
+/// Schemes that a browser runs, shows as a document or fetches from the network itself. A
+/// redirect URI with one of them would hand the code to a page or a server, not to a native
+/// client, so none is accepted as a private-use scheme.
+const BROWSER_SCHEMES: [&str; 12] = [
+    "about",
+    "blob",
+    "data",
+    "file",
+    "filesystem",
+    "ftp",
+    "http",
+    "javascript",
+    "vbscript",
+    "view-source",
+    "ws",
+    "wss",
+];
+
 /// Checks that a client may register `uri`.
 ///
 /// The URI is absolute, at most [`MAX_REDIRECT_URI_BYTES`] long, without spaces, control
-/// characters, user name, password or fragment, and uses `https`, or `http` on `localhost`,
-/// `127.0.0.1` or `[::1]`.
+/// characters, user name, password or fragment. It uses `https`, `http` on `localhost`,
+/// `127.0.0.1` or `[::1]`, or a private-use scheme of a native app (RFC 8252, section 7.1),
+/// such as `cursor://anysphere.cursor-mcp/oauth/callback`: any scheme but those in
+/// [`BROWSER_SCHEMES`]. PKCE binds the code to the client that started the flow, which is
+/// what protects a private-use scheme that another app also claims.
 ///
 /// # Errors
 ///
@@ -48,8 +69,10 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
     match (url.scheme(), url.host()) {
         ("https", Some(_)) => Ok(()),
         ("http", Some(host)) if is_loopback(&host) => Ok(()),
+        (scheme, _) if !BROWSER_SCHEMES.contains(&scheme) && scheme != "https" => Ok(()),
         _ => Err(format!(
-            "the redirect URI {uri_excerpt:?} must use https, or http on localhost, 127.0.0.1 or [::1]"
+            "the redirect URI {uri_excerpt:?} must use https, http on localhost, 127.0.0.1 or \
+             [::1], or a native app's private-use scheme"
         )),
     }
 }
@@ -112,6 +135,8 @@ mod tests {
             "http://127.0.0.1:33418/",
             "http://[::1]:1/cb",
             "http://127.0.0.1/cb",
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+            "com.example.app:/oauth2redirect/example-provider",
         ] {
             assert_eq!(check_redirect_uri(uri), Ok(()), "{uri}");
         }
@@ -126,8 +151,13 @@ mod tests {
             ),
             ("http://example.com/cb", "must use https"),
             ("http://127.0.0.2/cb", "must use https"),
-            ("cursor://callback", "must use https"),
             ("javascript:alert(1)", "must use https"),
+            ("JavaScript:alert(1)", "must use https"),
+            ("data:text/html,<script>alert(1)</script>", "must use https"),
+            ("file:///etc/passwd", "must use https"),
+            ("vbscript:msgbox", "must use https"),
+            ("wss://app.example/cb", "must use https"),
+            ("cursor://anysphere.cursor-mcp/cb#frag", "fragment"),
             ("https://app.example/cb#frag", "fragment"),
             ("https://app.example/cb#", "fragment"),
             ("https://user:pw@app.example/cb", "user name or password"),
