@@ -193,6 +193,22 @@ async fn unregistered_redirect_gets_error_page() {
 }
 
 #[tokio::test]
+async fn loopback_port_out_of_range_rejected() {
+    let app = QuickstartApp::start(auto_sign_in()).await;
+    let client_id = app.register().await;
+    // A loopback URI matches on any port a browser can reach. A URI with another port does not
+    // parse, so it would receive neither the code nor the error.
+    for port in ["0", "65536", "99999"] {
+        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+        let url = app.authorize_url(&client_id, &[("redirect_uri", Some(&redirect_uri))]);
+        let response = client().get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{redirect_uri}");
+        assert!(location(&response).is_none(), "{redirect_uri}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn oversized_parameters_rejected_unechoed() {
     let app = QuickstartApp::start(auto_sign_in()).await;
     let client_id = app.register().await;

@@ -288,7 +288,7 @@ async fn hostile_token_requests_get_4xx() {
     let harness = Harness::start().await;
     let long = "a".repeat(8 * 1024);
     let huge = "a".repeat(1024 * 1024);
-    let cases: [&[(&str, &str)]; 5] = [
+    let cases: [&[(&str, &str)]; 6] = [
         &[("grant_type", &long)],
         &[
             ("grant_type", "authorization_code"),
@@ -307,6 +307,7 @@ async fn hostile_token_requests_get_4xx() {
             ("grant_type", "authorization_code"),
             ("grant_type", "refresh_token"),
         ],
+        &[("grant_type", "refresh_token"), (&long, "1"), (&long, "2")],
     ];
     for form in cases {
         let response = harness.token_request(form).await;

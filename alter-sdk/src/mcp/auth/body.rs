@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 
-use super::oauth_error::OAuthError;
+use super::oauth_error::{OAuthError, excerpt};
 
 /// The largest request body an endpoint reads. Registration metadata and token requests are a
 /// few hundred bytes; anything near this size is a mistake or an attack.
@@ -106,7 +106,7 @@ pub(crate) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthEr
         if parameters.contains_key(name.as_ref()) {
             return Err(OAuthError::bad_request(
                 "invalid_request",
-                format!("the parameter {name:?} appears more than once"),
+                format!("the parameter {:?} appears more than once", excerpt(&name)),
             ));
         }
         parameters.insert(name.into_owned(), value.into_owned());
@@ -217,6 +217,19 @@ mod tests {
             error.description.contains("\"code\""),
             "{}",
             error.description
+        );
+    }
+
+    #[test]
+    fn duplicate_long_name_cut() {
+        let name = "n".repeat(MAX_BODY_BYTES / 4);
+        let body = format!("{name}=1&{name}=2");
+        let error = parse_form(body.as_bytes()).unwrap_err();
+        assert_eq!(error.code, "invalid_request");
+        assert!(
+            error.description.len() < 1024,
+            "{}",
+            error.description.len()
         );
     }
 

@@ -92,7 +92,8 @@ fn is_loopback(host: &Host<&str>) -> bool {
 /// listen on a port the system picks when the flow starts. So `http://127.0.0.1:33418/cb`
 /// matches `http://127.0.0.1:40001/cb` and `http://127.0.0.1/cb`, but
 /// `https://app.example/cb` does not match `https://app.example:8443/cb`, and no other
-/// difference (case, a trailing slash, a query, percent-encoding) is ever ignored.
+/// difference (case, a trailing slash, a query, percent-encoding) is ever ignored. A requested
+/// loopback port outside 1 to 65535 matches nothing, because no browser can follow it.
 pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
@@ -106,20 +107,23 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
 }
 
 /// Splits an `http` URI on a loopback host into its host and everything after the authority,
-/// dropping the port. Returns `None` for any other URI, or when the port is not digits.
+/// dropping the port. Returns `None` for any other URI, or when the port is not a number from
+/// 1 to 65535, which no browser could be redirected to.
 fn loopback_parts(uri: &str) -> Option<(&str, &str)> {
     let rest = uri.strip_prefix("http://")?;
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, after) = rest.split_at(authority_end);
     let host = LOOPBACK_HOSTS.into_iter().find(|host| {
         authority.strip_prefix(host).is_some_and(|port| {
-            port.is_empty()
-                || port.strip_prefix(':').is_some_and(|digits| {
-                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-                })
+            port.is_empty() || port.strip_prefix(':').is_some_and(is_valid_port)
         })
     })?;
     Some((host, after))
+}
+
+/// Checks that `digits` is a port number from 1 to 65535, written in ASCII digits only.
+fn is_valid_port(digits: &str) -> bool {
+    digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u16>().is_ok_and(|port| port != 0)
 }
 
 #[cfg(test)]
@@ -201,6 +205,10 @@ mod tests {
             "http://127.0.0.1:9/cb",
             "http://127.0.0.1/cb"
         ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:9/cb",
+            "http://127.0.0.1:65535/cb"
+        ));
     }
 
     #[test]
@@ -216,6 +224,14 @@ mod tests {
             ("http://127.0.0.1:33418/", "http://127.0.0.1:40001/?x"),
             ("http://127.0.0.1:33418/", "http://127.0.0.1:4x/"),
             ("http://127.0.0.1:33418/", "http://127.0.0.1:/"),
+            ("http://127.0.0.1:33418/", "http://127.0.0.1:65536/"),
+            ("http://127.0.0.1:33418/", "http://127.0.0.1:99999/"),
+            ("http://127.0.0.1:33418/", "http://127.0.0.1:0/"),
+            ("http://127.0.0.1:33418/", "http://127.0.0.1:+80/"),
+            (
+                "http://localhost:53123/cb",
+                "http://localhost:999999999999999999999/cb",
+            ),
             (
                 "http://127.0.0.1:33418/",
                 "http://127.0.0.1.evil.example:33418/",
