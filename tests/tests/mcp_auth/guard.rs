@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use reqwest::Method;
 use rmcp::ServiceExt as _;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -148,6 +149,29 @@ async fn rest_route_needs_token() {
         .http
         .get(harness.url("/api/me"))
         .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn options_without_token_skips_handler() {
+    let harness = Harness::start().await;
+    let response = harness
+        .http
+        .request(Method::OPTIONS, harness.url("/api/any-method"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["allow"], "GET, POST, DELETE, OPTIONS");
+    assert_eq!(response.text().await.unwrap(), "");
+
+    let response = harness
+        .http
+        .post(harness.url("/api/any-method"))
         .send()
         .await
         .unwrap();

@@ -20,7 +20,7 @@ use alter::rmcp::transport::streamable_http_server::session::local::LocalSession
 use alter::rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use alter::rmcp::{Json, ServerHandler, tool_handler, tool_router};
 use alter::{Method, Vault, rmcp, schemars};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -275,6 +275,7 @@ impl Harness {
         );
         let rest = Router::new()
             .route("/api/me", get(rest_me))
+            .route("/api/any-method", any(|| async { "the handler ran" }))
             .route_layer(auth.layer());
         let router = Router::new()
             .merge(auth.routes())

@@ -1,8 +1,9 @@
 //! The bearer guard in front of the MCP endpoint and of REST routes.
 //!
 //! Every request needs `Authorization: Bearer <access token>`, not only the one that opens an
-//! MCP session, because a session id proves nothing about who sends the request. `OPTIONS`
-//! requests pass without a token, so CORS preflights never get 401.
+//! MCP session, because a session id proves nothing about who sends the request. An `OPTIONS`
+//! request without a token gets 204 from the guard itself, so a CORS preflight never gets 401
+//! and the guarded service never runs for a caller it has not authorized.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -107,19 +108,22 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let state = self.state.clone();
         Box::pin(async move {
-            if request.method() != Method::OPTIONS {
-                match authorize(&state, request.headers()).await {
-                    Ok(grant) => {
-                        let client = AuthorizedClient {
-                            client_id: grant.client_id,
-                            scopes: grant.scopes,
-                            expires_at: grant.expires_at,
-                        };
-                        request.extensions_mut().insert(client);
-                        AlterAxum::set_user_token(&mut request, grant.user_token);
-                    }
-                    Err(rejection) => return Ok(rejection.into_response(&state)),
+            if request.method() == Method::OPTIONS
+                && !request.headers().contains_key(http::header::AUTHORIZATION)
+            {
+                return Ok(options_response());
+            }
+            match authorize(&state, request.headers()).await {
+                Ok(grant) => {
+                    let client = AuthorizedClient {
+                        client_id: grant.client_id,
+                        scopes: grant.scopes,
+                        expires_at: grant.expires_at,
+                    };
+                    request.extensions_mut().insert(client);
+                    AlterAxum::set_user_token(&mut request, grant.user_token);
                 }
+                Err(rejection) => return Ok(rejection.into_response(&state)),
             }
             inner.call(request).await.map(IntoResponse::into_response)
         })
@@ -162,6 +166,21 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         self.inner.call(request)
     }
+}
+
+/// The methods the guarded endpoints accept, as listed to an `OPTIONS` request.
+const ALLOWED_METHODS: &str = "GET, POST, DELETE, OPTIONS";
+
+/// Builds the guard's own answer to an `OPTIONS` request without a token.
+fn options_response() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(
+            http::header::ALLOW,
+            HeaderValue::from_static(ALLOWED_METHODS),
+        )],
+    )
+        .into_response()
 }
 
 /// Builds the CORS policy of every endpoint. It allows any origin, because no endpoint reads
