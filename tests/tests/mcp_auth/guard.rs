@@ -17,7 +17,7 @@ fn access_token(tokens: &Value) -> String {
 }
 
 #[tokio::test]
-async fn each_request_runs_as_its_own_user() {
+async fn session_belongs_to_its_opener() {
     let harness = Harness::start().await;
     harness.connect("alice").await;
     harness.connect("bob").await;
@@ -25,13 +25,53 @@ async fn each_request_runs_as_its_own_user() {
     let (_, bob) = harness.sign_in("bob").await;
     let (alice, bob) = (access_token(&alice), access_token(&bob));
 
-    let session = harness.open_session(&alice).await;
-    let reply = harness.whoami(&alice, &session, 1).await.unwrap();
+    let alice_session = harness.open_session(&alice).await;
+    let bob_session = harness.open_session(&bob).await;
+    let reply = harness.whoami(&alice, &alice_session, 1).await.unwrap();
     assert_eq!(served_user(&reply), "alice");
-    let reply = harness.whoami(&bob, &session, 2).await.unwrap();
+    let reply = harness.whoami(&bob, &bob_session, 2).await.unwrap();
     assert_eq!(served_user(&reply), "bob");
-    let reply = harness.whoami(&alice, &session, 3).await.unwrap();
+
+    // Bob's valid token on Alice's session neither runs as Alice nor reaches the session.
+    assert_eq!(harness.whoami(&bob, &alice_session, 3).await, Err(404));
+    let delete = harness
+        .http
+        .delete(harness.auth.resource())
+        .header("authorization", format!("Bearer {bob}"))
+        .header("mcp-session-id", &alice_session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 404);
+    let reply = harness.whoami(&alice, &alice_session, 4).await.unwrap();
     assert_eq!(served_user(&reply), "alice");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn refreshed_token_keeps_session() {
+    let harness = Harness::start().await;
+    harness.connect("alice").await;
+    let (client_id, tokens) = harness.sign_in("alice").await;
+    let session = harness.open_session(&access_token(&tokens)).await;
+
+    let response = harness
+        .refresh(&client_id, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(response.status(), 200);
+    let refreshed: Value = response.json().await.unwrap();
+    let reply = harness
+        .whoami(&access_token(&refreshed), &session, 1)
+        .await
+        .unwrap();
+    assert_eq!(served_user(&reply), "alice");
+
+    // A new authorization of the same user is a new family: it opens its own session.
+    let (_, again) = harness.sign_in("alice").await;
+    assert_eq!(
+        harness.whoami(&access_token(&again), &session, 2).await,
+        Err(404)
+    );
     harness.stop().await;
 }
 

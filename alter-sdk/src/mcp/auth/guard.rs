@@ -113,19 +113,43 @@ where
             {
                 return Ok(options_response());
             }
-            match authorize(&state, request.headers()).await {
-                Ok(grant) => {
-                    let client = AuthorizedClient {
-                        client_id: grant.client_id,
-                        scopes: grant.scopes,
-                        expires_at: grant.expires_at,
-                    };
-                    request.extensions_mut().insert(client);
-                    AlterAxum::set_user_token(&mut request, grant.user_token);
-                }
+            let grant = match authorize(&state, request.headers()).await {
+                Ok(grant) => grant,
                 Err(rejection) => return Ok(rejection.into_response(&state)),
+            };
+            let session = header_text(request.headers(), &MCP_SESSION_ID);
+            if let Some(session) = &session
+                && !state.sessions.allows(session, &grant.family)
+            {
+                tracing::warn!(
+                    target: "alter::mcp::auth",
+                    client_id = grant.client_id,
+                    "rejected a request on an MCP session that another authorization opened"
+                );
+                return Ok(session_not_found());
             }
-            inner.call(request).await.map(IntoResponse::into_response)
+            let family = grant.family.clone();
+            let deleting = request.method() == Method::DELETE;
+            request.extensions_mut().insert(AuthorizedClient {
+                client_id: grant.client_id,
+                scopes: grant.scopes,
+                expires_at: grant.expires_at,
+            });
+            AlterAxum::set_user_token(&mut request, grant.user_token);
+
+            let response = inner.call(request).await?.into_response();
+            match session {
+                Some(session) if deleting && response.status().is_success() => {
+                    state.sessions.forget(&session);
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(opened) = header_text(response.headers(), &MCP_SESSION_ID) {
+                        state.sessions.bind(&opened, family);
+                    }
+                }
+            }
+            Ok(response)
         })
     }
 }
@@ -168,10 +192,27 @@ where
     }
 }
 
+/// The header that carries an MCP session id, in requests and in the `initialize` response.
+const MCP_SESSION_ID: http::HeaderName = http::HeaderName::from_static("mcp-session-id");
+
+/// Returns the value of `name` in `headers` as text, when it is present and visible ASCII.
+fn header_text(headers: &HeaderMap, name: &http::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Builds the response to a request on a session that another authorization opened: 404, as
+/// for an unknown session, after which an MCP client opens a new session.
+fn session_not_found() -> Response {
+    (StatusCode::NOT_FOUND, "session not found").into_response()
+}
+
 /// The methods the guarded endpoints accept, as listed to an `OPTIONS` request.
 const ALLOWED_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
-/// Builds the guard's own answer to an `OPTIONS` request without a token.
+/// Builds the guard's own response to an `OPTIONS` request without a token.
 fn options_response() -> Response {
     (
         StatusCode::NO_CONTENT,
@@ -198,7 +239,7 @@ pub(crate) fn cors_layer() -> CorsLayer {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers(ExposeHeaders::list([
             WWW_AUTHENTICATE,
-            http::HeaderName::from_static("mcp-session-id"),
+            MCP_SESSION_ID,
             http::HeaderName::from_static("mcp-protocol-version"),
         ]))
         .max_age(std::time::Duration::from_secs(24 * 60 * 60))

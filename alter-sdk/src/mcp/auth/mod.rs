@@ -111,14 +111,18 @@
 //!
 //! # The guard
 //!
-//! [`McpAuth::protect`] and [`McpAuth::layer`] check `Authorization: Bearer` on every request
-//! except `OPTIONS`:
+//! [`McpAuth::protect`] and [`McpAuth::layer`] check `Authorization: Bearer` on every request.
+//! An `OPTIONS` request without the header gets 204 from the guard, and the guarded service
+//! does not run:
 //!
 //! - no header: 401 with `WWW-Authenticate: Bearer resource_metadata="<metadata URL>",
 //!   scope="<scopes>"`, which is how clients discover the server;
 //! - a malformed header, or a token that is unknown, expired, revoked or issued for another
 //!   resource: 401 with `error="invalid_token"` added to the challenge;
-//! - a store that cannot be reached: 503.
+//! - a store that cannot be reached: 503;
+//! - a valid token on an MCP session (`Mcp-Session-Id`) that a token of another authorization
+//!   opened: 404, as for an unknown session. Refreshed tokens keep their authorization's
+//!   sessions, and a client that signs in again opens a new session.
 //!
 //! A valid token puts the user's identity-provider token into the request extensions with
 //! [`AlterAxum::set_user_token`](crate::axum::AlterAxum::set_user_token), where
@@ -165,6 +169,7 @@ mod register;
 mod revoke;
 mod routes;
 mod secret;
+mod sessions;
 pub mod store;
 mod token;
 
@@ -175,6 +180,7 @@ pub use redirect_uri::redirect_uri_matches;
 pub use store::{AuthStore, StoreError, StoreLimits};
 
 use config::AuthConfig;
+use sessions::SessionBindings;
 use store::UnixSeconds;
 
 /// How often the server drops expired records from its store, at most.
@@ -283,6 +289,8 @@ pub(crate) struct AuthState {
     pub(crate) vault: Vault,
     /// When the store was last swept.
     last_sweep: AtomicU64,
+    /// The MCP sessions the guard saw opened, and the token family of each.
+    pub(crate) sessions: SessionBindings,
 }
 
 impl AuthState {
@@ -292,6 +300,7 @@ impl AuthState {
             store,
             vault,
             last_sweep: AtomicU64::new(0),
+            sessions: SessionBindings::default(),
         }
     }
 

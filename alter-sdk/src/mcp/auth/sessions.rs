@@ -1,0 +1,147 @@
+//! The MCP sessions the guard saw opened, each bound to the authorization that opened it.
+//!
+//! The guard checks a token on every request, so a session id never replaces a token.
+//! Binding adds that a token from another authorization cannot use the session at all: the
+//! guard answers 404, as for an unknown session, so whoever learns a session id can neither
+//! send messages into it nor delete it. A refreshed token keeps its authorization's family, so
+//! it keeps the session.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::store::FamilyId;
+
+/// The number of sessions remembered by default. At the limit the older half is forgotten, and
+/// a forgotten session is accepted from any valid token, as without binding.
+const MAX_SESSIONS: usize = 100_000;
+/// The maximum length of a remembered session id, in bytes. rmcp's session ids are UUIDs.
+const MAX_SESSION_ID_BYTES: usize = 256;
+
+/// Session ids and the token family that opened each, in process memory. An rmcp session
+/// lives in one process too, so replicas need no shared record of it.
+#[derive(Debug)]
+pub(crate) struct SessionBindings {
+    max_sessions: usize,
+    inner: Mutex<Bindings>,
+}
+
+#[derive(Debug, Default)]
+struct Bindings {
+    /// Each session's family, and the order in which it was bound.
+    sessions: HashMap<String, (FamilyId, u64)>,
+    next_order: u64,
+}
+
+impl Default for SessionBindings {
+    fn default() -> Self {
+        Self::with_limit(MAX_SESSIONS)
+    }
+}
+
+impl SessionBindings {
+    fn with_limit(max_sessions: usize) -> Self {
+        Self {
+            max_sessions,
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Records that a token of `family` opened `session`.
+    pub(crate) fn bind(&self, session: &str, family: FamilyId) {
+        if session.len() > MAX_SESSION_ID_BYTES {
+            return;
+        }
+        let mut bindings = self.lock();
+        if bindings.sessions.len() >= self.max_sessions {
+            bindings.forget_older_half();
+        }
+        let order = bindings.next_order;
+        bindings.next_order += 1;
+        bindings
+            .sessions
+            .insert(session.to_owned(), (family, order));
+    }
+
+    /// Returns whether a token of `family` may use `session`: its family opened the session,
+    /// or the session is not bound.
+    pub(crate) fn allows(&self, session: &str, family: &FamilyId) -> bool {
+        self.lock()
+            .sessions
+            .get(session)
+            .is_none_or(|(owner, _)| owner == family)
+    }
+
+    /// Forgets `session`, once it has been deleted.
+    pub(crate) fn forget(&self, session: &str) {
+        self.lock().sessions.remove(session);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Bindings> {
+        // The map stays consistent even if a holder panicked, because every update is one call.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Bindings {
+    fn forget_older_half(&mut self) {
+        let mut orders: Vec<u64> = self.sessions.values().map(|(_, order)| *order).collect();
+        let middle = orders.len() / 2;
+        let (_, median, _) = orders.select_nth_unstable(middle);
+        let median = *median;
+        self.sessions.retain(|_, (_, order)| *order >= median);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family(name: &str) -> FamilyId {
+        FamilyId(name.to_owned())
+    }
+
+    #[test]
+    fn opener_allowed_others_rejected() {
+        let bindings = SessionBindings::default();
+        bindings.bind("session-1", family("alice"));
+        assert!(bindings.allows("session-1", &family("alice")));
+        assert!(!bindings.allows("session-1", &family("bob")));
+    }
+
+    #[test]
+    fn unbound_session_allowed() {
+        let bindings = SessionBindings::default();
+        assert!(bindings.allows("session-1", &family("bob")));
+    }
+
+    #[test]
+    fn forgotten_session_allowed() {
+        let bindings = SessionBindings::default();
+        bindings.bind("session-1", family("alice"));
+        bindings.forget("session-1");
+        assert!(bindings.allows("session-1", &family("bob")));
+    }
+
+    #[test]
+    fn long_session_id_not_bound() {
+        let bindings = SessionBindings::default();
+        let long = "s".repeat(MAX_SESSION_ID_BYTES + 1);
+        bindings.bind(&long, family("alice"));
+        assert!(bindings.allows(&long, &family("bob")));
+    }
+
+    #[test]
+    fn limit_forgets_older_half() {
+        let bindings = SessionBindings::with_limit(4);
+        for index in 0..4 {
+            bindings.bind(&format!("session-{index}"), family("alice"));
+        }
+        bindings.bind("session-4", family("alice"));
+        let remembered = bindings.lock().sessions.len();
+        assert_eq!(remembered, 3);
+        assert!(bindings.allows("session-0", &family("bob")));
+        assert!(bindings.allows("session-1", &family("bob")));
+        assert!(!bindings.allows("session-2", &family("bob")));
+        assert!(!bindings.allows("session-4", &family("bob")));
+    }
+}
