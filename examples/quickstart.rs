@@ -96,6 +96,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SocketAdd
 }
 
 async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
+    // Consent pages always approve without a click, so the printed `curl -L` completes a
+    // connect flow. Sign-ins complete at once only when asked, because they decide who an MCP
+    // client acts for.
+    let auto_sign_in = std::env::var("ALTER_DEV_AUTO_APPROVE").is_ok_and(|v| v == "1");
     let (alter, demo_api_url, dev) = match std::env::var("ALTER_API_KEY") {
         Ok(api_key) => {
             let demo_api_url = std::env::var("ALTER_DEMO_API_URL").map_err(|_| {
@@ -106,10 +110,6 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
             (alter, demo_api_url, None)
         }
         Err(_) => {
-            // Consent pages always approve without a click, so the printed `curl -L` completes
-            // a connect flow. Sign-ins complete at once only when asked, because they decide
-            // who an MCP client acts for.
-            let auto_sign_in = std::env::var("ALTER_DEV_AUTO_APPROVE").is_ok_and(|v| v == "1");
             let dev = DevVault::builder()
                 .auto_approve(true)
                 .auto_approve_sign_in(auto_sign_in)
@@ -140,7 +140,12 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
         ),
     }
     let auth = auth.build()?;
-    print_instructions(&app_url, alter.vault().base_url(), dev.as_ref());
+    print_instructions(
+        &app_url,
+        alter.vault().base_url(),
+        dev.as_ref(),
+        auto_sign_in,
+    );
 
     let app = app(
         AppState {
@@ -163,7 +168,12 @@ async fn run(bind: SocketAddr) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) {
+fn print_instructions(
+    app_url: &str,
+    backend_url: &str,
+    dev: Option<&DevVault>,
+    auto_sign_in: bool,
+) {
     println!("alter quickstart: app on {app_url}, backend {backend_url}");
     println!();
     match dev {
@@ -203,15 +213,21 @@ fn print_instructions(app_url: &str, backend_url: &str, dev: Option<&DevVault>) 
     println!("5. Point an MCP client at {app_url}{MCP_PATH}. It finds the authorization server in");
     println!("   the protected resource metadata, registers itself and signs you in:");
     println!("   curl -s {app_url}/.well-known/oauth-protected-resource{MCP_PATH}");
-    if dev.is_some() {
-        println!(
-            "   The sign-in page asks for a user name: enter {DEV_USER} to use the grant above."
-        );
-        println!("   Started with ALTER_DEV_AUTO_APPROVE=1, the quickstart signs every MCP client");
-        println!(
-            "   in as {DEV_USER} at once, so clients need no browser. The connect flow's consent"
-        );
-        println!("   page approves without a click either way.");
+    match dev {
+        Some(_) if auto_sign_in => {
+            println!("   ALTER_DEV_AUTO_APPROVE=1 is set, so every MCP client is signed in as");
+            println!("   {DEV_USER} at once, with no sign-in page and no browser.");
+        }
+        Some(_) => {
+            println!(
+                "   The sign-in page asks for a user name: enter {DEV_USER} to use the grant above."
+            );
+            println!(
+                "   Start the quickstart with ALTER_DEV_AUTO_APPROVE=1 to sign every MCP client"
+            );
+            println!("   in as {DEV_USER} at once, so that clients need no browser.");
+        }
+        None => {}
     }
     println!();
     println!("Press Ctrl-C to stop.");
