@@ -61,11 +61,11 @@
 //! # Registration
 //!
 //! Clients are public and authenticate with PKCE, so `token_endpoint_auth_method` must be
-//! `none` (the default). `redirect_uris` holds 1 to 10 URIs of at most 2048 bytes, each
-//! `https`, `http` on `localhost`, `127.0.0.1` or `[::1]`, or a native app's private-use
-//! scheme such as Cursor's `cursor://anysphere.cursor-mcp/oauth/callback`, with no fragment.
-//! Schemes that a browser runs or loads itself (`javascript`, `data`, `file` and others) are
-//! rejected. Grant types
+//! `none` (the default). `redirect_uris` holds 1 to 10 URIs of at most 2048 bytes each and
+//! 4096 bytes together. Each uses `https`, `http` on `localhost`, `127.0.0.1` or `[::1]`, or a
+//! native app's private-use scheme such as Cursor's
+//! `cursor://anysphere.cursor-mcp/oauth/callback`, and has no fragment. Schemes that a browser
+//! runs or loads itself (`javascript`, `data`, `file` and others) are rejected. Grant types
 //! are `authorization_code` and optionally `refresh_token`, the response type is `code`, and
 //! `application_type` may be `native` or `web`. The answer is 201 with the registered
 //! metadata, `client_id` and `client_id_issued_at`; bad input gets 400

@@ -37,6 +37,9 @@ use super::store::{RegisteredClient, StoreError};
 
 /// The maximum number of redirect URIs one client may register.
 pub(crate) const MAX_REDIRECT_URIS: usize = 10;
+/// The maximum length of all of a client's redirect URIs together, in bytes. Real clients
+/// register one to three short URIs; the limit keeps a full client store small.
+pub(crate) const MAX_REDIRECT_URIS_BYTES: usize = 4096;
 /// The maximum length of a client name, in characters.
 pub(crate) const MAX_CLIENT_NAME_CHARS: usize = 200;
 
@@ -235,6 +238,13 @@ fn redirect_uris(request: &Map<String, Value>) -> Result<Vec<String>, OAuthError
         };
         check_redirect_uri(uri).map_err(invalid_redirect_uri)?;
         uris.push(uri.clone());
+    }
+    let total: usize = uris.iter().map(String::len).sum();
+    if total > MAX_REDIRECT_URIS_BYTES {
+        return Err(invalid_redirect_uri(format!(
+            "the redirect URIs are {total} bytes together, more than the maximum of \
+             {MAX_REDIRECT_URIS_BYTES}"
+        )));
     }
     Ok(uris)
 }

@@ -94,6 +94,11 @@ fn redirect_uri_problems() {
         json!({"redirect_uris": ["http://localhost.evil.example:51353/callback"]}),
         json!({"redirect_uris": ["https://app.example/cb#x"]}),
         json!({"redirect_uris": vec!["https://app.example/cb"; MAX_REDIRECT_URIS + 1]}),
+        json!({"redirect_uris": [
+            format!("https://app.example/{}", "a".repeat(2000)),
+            format!("https://app.example/{}", "b".repeat(2000)),
+            format!("https://app.example/{}", "c".repeat(100)),
+        ]}),
     ] {
         let error = error_of(request.clone());
         assert_eq!(error.code, "invalid_redirect_uri", "{request}");
