@@ -138,6 +138,12 @@
 //! Expired records are swept at most once a minute, during registration and token
 //! requests, and whenever the memory store reaches a limit. Logs go to the target
 //! `alter::mcp::auth` and never contain a token, code or user token.
+//!
+//! `/register` and `/authorize` need no authentication, as MCP clients expect, so one caller
+//! can fill the client limit or the limit on pending authorizations, after which those
+//! endpoints answer `temporarily_unavailable` for everyone until records expire. The server
+//! does not limit request rates itself: in production, put a per-address rate limit in front
+//! of both, in the reverse proxy or as a tower layer.
 
 use std::fmt;
 use std::sync::Arc;
