@@ -126,9 +126,29 @@ impl Browser {
         }
     }
 
-    /// Stops Chromium and waits for it to exit, so that its profile folder can be removed.
+    /// Stops Chromium and waits for it to exit, so that its folders can be removed.
     async fn close(mut self) {
         self.process.kill().await.unwrap();
+    }
+
+    /// Removes the folder that contains Chromium's singleton socket, outside the profile.
+    ///
+    /// Chromium creates it under the system temp folder and removes it only on a clean exit,
+    /// so a killed browser leaves it behind. The profile's `SingletonSocket` link names it.
+    fn remove_singleton_folder(&self) {
+        let Ok(socket) = std::fs::read_link(self.profile.join("SingletonSocket")) else {
+            return;
+        };
+        let Some(folder) = socket.parent() else {
+            return;
+        };
+        let is_chromium_folder = folder
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with("org.chromium."));
+        if is_chromium_folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
     }
 }
 
@@ -136,6 +156,7 @@ impl Drop for Browser {
     fn drop(&mut self) {
         // A failed test drops the browser without `close`: stop it here too.
         let _ = self.process.start_kill();
+        self.remove_singleton_folder();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
