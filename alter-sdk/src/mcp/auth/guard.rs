@@ -209,7 +209,9 @@ fn session_not_found() -> Response {
     (StatusCode::NOT_FOUND, "session not found").into_response()
 }
 
-/// The methods the guarded endpoints accept, as listed to an `OPTIONS` request.
+/// The methods listed to an `OPTIONS` request without a token: those of an rmcp endpoint with
+/// sessions. The guard does not ask the guarded service, so a REST route or a stateless rmcp
+/// endpoint behind it may accept fewer.
 const ALLOWED_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
 /// Builds the guard's own response to an `OPTIONS` request without a token.

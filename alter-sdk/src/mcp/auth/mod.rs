@@ -122,7 +122,9 @@
 //! - a store that cannot be reached: 503;
 //! - a valid token on an MCP session (`Mcp-Session-Id`) that a token of another authorization
 //!   opened: 404, as for an unknown session. Refreshed tokens keep their authorization's
-//!   sessions, and a client that signs in again opens a new session.
+//!   sessions, and a client that signs in again opens a new session. Bindings live in the
+//!   memory of the process whose guard saw the session open, so a session that rmcp's
+//!   `session_store` restores in another process is not bound there.
 //!
 //! A valid token puts the user's identity-provider token into the request extensions with
 //! [`AlterAxum::set_user_token`](crate::axum::AlterAxum::set_user_token), where

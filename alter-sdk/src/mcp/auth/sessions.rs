@@ -17,8 +17,11 @@ const MAX_SESSIONS: usize = 100_000;
 /// The maximum length of a remembered session id, in bytes. rmcp's session ids are UUIDs.
 const MAX_SESSION_ID_BYTES: usize = 256;
 
-/// Session ids and the token family that opened each, in process memory. An rmcp session
-/// lives in one process too, so replicas need no shared record of it.
+/// Session ids and the token family that opened each, in process memory.
+///
+/// NOTE: rmcp's `StreamableHttpServerConfig::session_store` restores a session in a process
+/// that did not open it, on another replica or after a restart. The guard there has no binding
+/// for the session, so it accepts the session from any valid token, as without binding.
 #[derive(Debug)]
 pub(crate) struct SessionBindings {
     max_sessions: usize,
