@@ -49,6 +49,57 @@ async fn session_belongs_to_its_opener() {
 }
 
 #[tokio::test]
+async fn foreign_session_rejected_in_any_form() {
+    let harness = Harness::start().await;
+    harness.connect("alice").await;
+    harness.connect("bob").await;
+    let (_, alice) = harness.sign_in("alice").await;
+    let (_, bob) = harness.sign_in("bob").await;
+    let (alice, bob) = (access_token(&alice), access_token(&bob));
+    let alice_session = harness.open_session(&alice).await;
+    let bob_session = harness.open_session(&bob).await;
+
+    // The stream of server messages on Alice's session opens for Alice only.
+    let open_stream = |token: String| {
+        harness
+            .http
+            .get(harness.auth.resource())
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "text/event-stream")
+            .header("Mcp-Session-Id", &alice_session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+    };
+    let stream = open_stream(alice.clone()).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    drop(stream);
+    let stream = open_stream(bob.clone()).await.unwrap();
+    assert_eq!(stream.status(), 404);
+
+    // rmcp reads the first of several session headers, and so does the guard.
+    let call = json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}},
+    });
+    let duplicated = harness
+        .http
+        .post(harness.auth.resource())
+        .header("authorization", format!("Bearer {bob}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("MCP-SESSION-ID", &alice_session)
+        .header("mcp-session-id", &bob_session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicated.status(), 404);
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn refreshed_token_keeps_session() {
     let harness = Harness::start().await;
     harness.connect("alice").await;
