@@ -4,9 +4,7 @@
 use alter::dev::DevVault;
 use reqwest::StatusCode;
 
-use crate::quickstart_app::{
-    QuickstartApp, REDIRECT_URI, VERIFIER, client, location, query_parameter,
-};
+use crate::quickstart_app::{QuickstartApp, REDIRECT_URI, client, location, query_parameter};
 
 fn auto_sign_in() -> alter::dev::DevVaultBuilder {
     DevVault::builder().auto_approve(true).sign_in_as("alice")
@@ -36,24 +34,7 @@ async fn authorize_redirects_with_code_at_once() {
     assert_eq!(query_parameter(&target, "error"), None);
 
     // The code is bound to the PKCE challenge and the resource of the request.
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("client_id", client_id.as_str()),
-        ("code_verifier", VERIFIER),
-        ("resource", &app.mcp_url()),
-    ];
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let tokens = client()
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let tokens = app.exchange_code(&client_id, &code, REDIRECT_URI).await;
     assert_eq!(tokens.status(), StatusCode::OK);
     let tokens: serde_json::Value = tokens.json().await.unwrap();
     assert!(
@@ -276,23 +257,7 @@ async fn cursor_private_scheme_completes() {
 
     // The code is redeemed with the same private-use redirect URI.
     let code = query_parameter(&target, "code").unwrap();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", cursor_callback),
-        ("client_id", client_id),
-        ("code_verifier", VERIFIER),
-    ];
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let tokens = client()
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let tokens = app.exchange_code(client_id, &code, cursor_callback).await;
     assert_eq!(tokens.status(), StatusCode::OK);
     app.stop().await;
 }

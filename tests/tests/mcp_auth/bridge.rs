@@ -43,6 +43,27 @@ async fn start_bridge(app: &QuickstartApp, state: &str) -> String {
     bridge
 }
 
+/// Signs `user` in on DevVault's page, whose link the bridge page at `bridge` shows.
+pub(crate) async fn sign_in_on_page(bridge: &str, user: &str) {
+    let html = client()
+        .get(bridge)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sign_in_url = between(&html, "id=\"sign-in\" href=\"", "\"").to_owned();
+    let signed_in = client()
+        .post(&sign_in_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("user={user}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+}
+
 async fn poll(app: &QuickstartApp, bridge: &str) -> (StatusCode, Value) {
     let handle = query_parameter(bridge, "pending").unwrap();
     let response = client()
@@ -113,22 +134,7 @@ async fn bridge_completes_without_scripts() {
 async fn poll_reports_completed_redirect() {
     let app = QuickstartApp::start(sign_in_page()).await;
     let bridge = start_bridge(&app, "state-123").await;
-    let html = client()
-        .get(&bridge)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sign_in_url = between(&html, "id=\"sign-in\" href=\"", "\"").to_owned();
-    client()
-        .post(&sign_in_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("user=bob")
-        .send()
-        .await
-        .unwrap();
+    sign_in_on_page(&bridge, "bob").await;
     let (status, body) = poll(&app, &bridge).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "completed", "{body}");

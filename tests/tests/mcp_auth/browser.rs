@@ -19,8 +19,8 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use crate::bridge::{between, sign_in_page};
-use crate::quickstart_app::{QuickstartApp, VERIFIER, client, query_parameter};
+use crate::bridge::{sign_in_on_page, sign_in_page};
+use crate::quickstart_app::{QuickstartApp, client, query_parameter};
 
 /// How long the browser may take for one step: loading the bridge page, or reaching the
 /// redirect URI after the sign-in. The page polls every two seconds and reloads every three
@@ -217,25 +217,8 @@ async fn sign_in_in_browser(scripts: bool) {
     let bridge = browser
         .wait_for_page(&app.url("/auth-bridge?pending="))
         .await;
-    let html = client()
-        .get(&bridge)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sign_in_url = between(&html, "id=\"sign-in\" href=\"", "\"").to_owned();
-
     // The user signs in on DevVault's page in another window.
-    let signed_in = client()
-        .post(&sign_in_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("user=alice")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::OK);
+    sign_in_on_page(&bridge, "alice").await;
 
     let query = tokio::time::timeout(STEP_TIMEOUT, arrivals.recv())
         .await
@@ -250,25 +233,7 @@ async fn sign_in_in_browser(scripts: bool) {
     let code = query_parameter(&arrival, "code").expect("a code on the redirect");
     browser.close().await;
 
-    let resource = app.mcp_url();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("client_id", client_id.as_str()),
-        ("code_verifier", VERIFIER),
-        ("resource", resource.as_str()),
-    ];
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let exchange = client()
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let exchange = app.exchange_code(&client_id, &code, &redirect_uri).await;
     assert_eq!(exchange.status(), StatusCode::OK);
     let tokens: Value = exchange.json().await.unwrap();
     assert!(tokens["access_token"].is_string(), "{tokens}");

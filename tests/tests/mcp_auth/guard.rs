@@ -16,17 +16,23 @@ fn access_token(tokens: &Value) -> String {
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn session_belongs_to_its_opener() {
-    let harness = Harness::start().await;
+/// Signs in Alice and Bob, each with a connected grant, and opens a session for each. Returns
+/// their access tokens and session ids, Alice's first.
+async fn two_users_with_sessions(harness: &Harness) -> ((String, String), (String, String)) {
     harness.connect("alice").await;
     harness.connect("bob").await;
     let (_, alice) = harness.sign_in("alice").await;
     let (_, bob) = harness.sign_in("bob").await;
     let (alice, bob) = (access_token(&alice), access_token(&bob));
-
     let alice_session = harness.open_session(&alice).await;
     let bob_session = harness.open_session(&bob).await;
+    ((alice, alice_session), (bob, bob_session))
+}
+
+#[tokio::test]
+async fn session_belongs_to_its_opener() {
+    let harness = Harness::start().await;
+    let ((alice, alice_session), (bob, bob_session)) = two_users_with_sessions(&harness).await;
     let reply = harness.whoami(&alice, &alice_session, 1).await.unwrap();
     assert_eq!(served_user(&reply), "alice");
     let reply = harness.whoami(&bob, &bob_session, 2).await.unwrap();
@@ -51,13 +57,7 @@ async fn session_belongs_to_its_opener() {
 #[tokio::test]
 async fn foreign_session_rejected_in_any_form() {
     let harness = Harness::start().await;
-    harness.connect("alice").await;
-    harness.connect("bob").await;
-    let (_, alice) = harness.sign_in("alice").await;
-    let (_, bob) = harness.sign_in("bob").await;
-    let (alice, bob) = (access_token(&alice), access_token(&bob));
-    let alice_session = harness.open_session(&alice).await;
-    let bob_session = harness.open_session(&bob).await;
+    let ((alice, alice_session), (bob, bob_session)) = two_users_with_sessions(&harness).await;
 
     // The stream of server messages on Alice's session opens for Alice only.
     let open_stream = |token: String| {

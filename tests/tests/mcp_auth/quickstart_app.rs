@@ -125,6 +125,35 @@ impl QuickstartApp {
         url.into()
     }
 
+    /// Exchanges `code` at the token endpoint with [`VERIFIER`], for the resource at the MCP
+    /// URL, and returns the response.
+    pub(crate) async fn exchange_code(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect_uri: &str,
+    ) -> reqwest::Response {
+        let resource = self.mcp_url();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("code_verifier", VERIFIER),
+            ("resource", resource.as_str()),
+        ];
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        client()
+            .post(self.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Stops the app and DevVault.
     pub(crate) async fn stop(self) {
         let _ = self.shutdown.send(());
