@@ -91,6 +91,11 @@ async fn bridge_completes_without_scripts() {
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers["cache-control"], "no-store");
     let html = page.text().await.unwrap();
+    assert_eq!(between(&html, "<strong id=\"client\">", "<"), "flow-test");
+    assert_eq!(
+        between(&html, "<code id=\"return-to\">", "<"),
+        "http://127.0.0.1:3999"
+    );
     let refresh = between(&html, "content=\"3;url=", "\"").to_owned();
     let sign_in_url = between(&html, "id=\"sign-in\" href=\"", "\"").to_owned();
     assert!(
@@ -257,6 +262,46 @@ async fn injection_through_state_is_escaped() {
     assert!(location(&response).is_none());
     assert!(response.headers().contains_key("content-security-policy"));
     assert!(!response.text().await.unwrap().contains("alert(3)"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_client_name_escaped() {
+    let app = QuickstartApp::start(sign_in_page()).await;
+    let registration = serde_json::json!({
+        "client_name": "<script>alert(4)</script>",
+        "redirect_uris": [REDIRECT_URI],
+    });
+    let registered: Value = client()
+        .post(app.url("/register"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let response = client()
+        .get(app.authorize_url(client_id, &[]))
+        .send()
+        .await
+        .unwrap();
+    let bridge = location(&response).expect("a Location header");
+
+    let html = client()
+        .get(&bridge)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("alert(4)</script>"), "{html}");
+    assert_eq!(
+        between(&html, "<strong id=\"client\">", "</strong>"),
+        "&lt;script&gt;alert(4)&lt;/script&gt;"
+    );
     app.stop().await;
 }
 

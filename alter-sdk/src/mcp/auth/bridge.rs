@@ -6,8 +6,10 @@
 //! GET /auth-bridge/poll?pending=H   {"status": "pending" | "completed" | "error" | "expired"}
 //! ```
 //!
-//! The page works without scripts too: it reloads itself, and each load polls the sign-in
-//! once. It gives up when the authorization expires, which is when its code would expire.
+//! The page names the client, as it registered itself, and the scheme, host and port its
+//! redirect URI leads to, so the user can tell an authorization they did not start. It works
+//! without scripts too: it reloads itself, and each load polls the sign-in once. It gives up
+//! when the authorization expires, which is when its code would expire.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
-use url::form_urlencoded;
+use url::{Url, form_urlencoded};
 
 use super::AuthState;
 use super::oauth_error::no_store;
@@ -64,7 +66,10 @@ async fn show(State(state): State<Arc<AuthState>>, RawQuery(query): RawQuery) ->
         Ok(Progress::Completed(location)) => found(&location),
         Ok(Progress::Pending(pending)) => {
             let remaining_seconds = pending.expires_at.saturating_sub(state.now());
+            let client_name = client_name(&state, &pending.client_id).await;
             page::bridge(&BridgePage {
+                client_name: &client_name,
+                return_to: &return_target(&pending.redirect_uri),
                 sign_in_url: &pending.sign_in_url,
                 reload_url: &format!("{BRIDGE_PATH}?pending={handle}"),
                 poll_url: &format!("{BRIDGE_POLL_PATH}?pending={handle}"),
@@ -96,6 +101,42 @@ async fn show(State(state): State<Arc<AuthState>>, RawQuery(query): RawQuery) ->
                 None,
             )
         }
+    }
+}
+
+/// The name shown for a client that registered none.
+const UNNAMED_CLIENT: &str = "An application";
+
+/// Returns the name the client registered, or [`UNNAMED_CLIENT`].
+async fn client_name(state: &AuthState, client_id: &str) -> String {
+    let registered = match state.store.client(client_id).await {
+        Ok(client) => client.and_then(|client| {
+            let name = client.metadata.get("client_name")?.as_str()?;
+            Some(name.to_owned())
+        }),
+        Err(error) => {
+            tracing::warn!(
+                target: "alter::mcp::auth",
+                %error,
+                client_id,
+                "reading the client for the bridge page failed; showing it without its name"
+            );
+            None
+        }
+    };
+    registered.unwrap_or_else(|| UNNAMED_CLIENT.to_owned())
+}
+
+/// Returns where the browser goes after the sign-in: the scheme, host and port of
+/// `redirect_uri`, without its path and query.
+fn return_target(redirect_uri: &str) -> String {
+    let Ok(url) = Url::parse(redirect_uri) else {
+        return redirect_uri.to_owned();
+    };
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        (None, _) => format!("{}:", url.scheme()),
     }
 }
 
@@ -145,4 +186,28 @@ fn unknown_page() -> Response {
         EXPIRED_TEXT,
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_target_drops_path_and_query() {
+        for (redirect_uri, expected) in [
+            (
+                "http://127.0.0.1:53123/callback?x=1",
+                "http://127.0.0.1:53123",
+            ),
+            ("https://app.example/cb", "https://app.example"),
+            ("https://app.example:8443/cb", "https://app.example:8443"),
+            (
+                "cursor://anysphere.cursor-mcp/oauth/callback",
+                "cursor://anysphere.cursor-mcp",
+            ),
+            ("com.example.app:/oauth2redirect", "com.example.app:"),
+        ] {
+            assert_eq!(return_target(redirect_uri), expected, "{redirect_uri}");
+        }
+    }
 }

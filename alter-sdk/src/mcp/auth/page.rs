@@ -30,6 +30,10 @@ border-radius:.4rem;background:#1d1d1f;color:#fff;text-decoration:none}";
 
 /// The content of the bridge page while the user signs in.
 pub(super) struct BridgePage<'a> {
+    /// The client's registered name, so that the user sees which application requests access.
+    pub(super) client_name: &'a str,
+    /// The destination of the browser after the sign-in: the redirect URI without path and query.
+    pub(super) return_to: &'a str,
     /// The backend's sign-in page.
     pub(super) sign_in_url: &'a str,
     /// The URL of this page, which the page without scripts reloads.
@@ -52,6 +56,9 @@ pub(super) fn bridge(page: &BridgePage<'_>) -> Response {
     let body = format!(
         concat!(
             r#"<h1>Sign in to continue</h1>"#,
+            r#"<p><strong id="client">{client}</strong> asks to act as you. After you sign in, "#,
+            r#"your browser returns to <code id="return-to">{return_to}</code>. Continue only "#,
+            r#"if you started this from that application.</p>"#,
             r#"<p>Sign in in the window that opened, then come back here. "#,
             r#"This page continues to your application by itself.</p>"#,
             r#"<p><a class="button" id="sign-in" href="{href}" target="_blank" rel="noopener">"#,
@@ -62,6 +69,8 @@ pub(super) fn bridge(page: &BridgePage<'_>) -> Response {
             r#"<script type="application/json" id="bridge-data">{data}</script>"#,
             r#"<script nonce="{nonce}">{script}</script>"#
         ),
+        client = escape_html(page.client_name),
+        return_to = escape_html(page.return_to),
         href = escape_html(page.sign_in_url),
         reload = RELOAD_SECONDS,
         data = json_for_script(&data),
@@ -250,6 +259,8 @@ mod tests {
     #[tokio::test]
     async fn bridge_sends_security_headers() {
         let response = bridge(&BridgePage {
+            client_name: "Claude & co",
+            return_to: "http://127.0.0.1:53123",
             sign_in_url: "https://example.com/signin?a=1&b=\"2\"",
             reload_url: "/auth-bridge?pending=abc",
             poll_url: "/auth-bridge/poll?pending=abc",
@@ -279,6 +290,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("a=1&amp;b=&quot;2&quot;"), "{html}");
+        assert!(html.contains("Claude &amp; co"), "{html}");
         assert!(html.contains(r#"content="3;url=/auth-bridge?pending=abc""#));
     }
 }
