@@ -61,7 +61,7 @@
 //! # Registration
 //!
 //! Clients are public and authenticate with PKCE, so `token_endpoint_auth_method` must be
-//! `none` (the default). `redirect_uris` holds 1 to 10 URIs of at most 2048 bytes each and
+//! `none` (the default). `redirect_uris` contains 1 to 10 URIs of at most 2048 bytes each and
 //! 4096 bytes together. Each uses `https`, `http` on `localhost`, `127.0.0.1` or `[::1]`, or a
 //! native app's private-use scheme such as Cursor's
 //! `cursor://anysphere.cursor-mcp/oauth/callback`, and has no fragment. Schemes that a browser
@@ -143,7 +143,7 @@
 //!
 //! `/register` and `/authorize` need no authentication, as MCP clients expect, so one caller
 //! can fill the client limit or the limit on pending authorizations, after which those
-//! endpoints answer `temporarily_unavailable` for everyone until records expire. The server
+//! endpoints return `temporarily_unavailable` to everyone until records expire. The server
 //! does not limit request rates itself: in production, put a per-address rate limit in front
 //! of both, in the reverse proxy or as a tower layer.
 

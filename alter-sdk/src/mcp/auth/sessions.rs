@@ -2,7 +2,7 @@
 //!
 //! The guard checks a token on every request, so a session id never replaces a token.
 //! Binding adds that a token from another authorization cannot use the session at all: the
-//! guard answers 404, as for an unknown session, so whoever learns a session id can neither
+//! guard responds 404, as for an unknown session, so someone who learns a session id can neither
 //! send messages into it nor delete it. A refreshed token keeps its authorization's family, so
 //! it keeps the session.
 
