@@ -28,15 +28,23 @@ pub(crate) trait StoreKind {
     async fn open(limits: StoreLimits) -> Opened<Self::Store>;
 }
 
-/// Generates one `#[tokio::test]` per contract test for the store kind `$kind`.
+/// Generates, for each store kind, a module with one `#[tokio::test]` per listed contract
+/// test, so every kind runs the same list.
 macro_rules! contract_tests {
-    ($kind:ty: $($test:ident),* $(,)?) => {
+    ($($module:ident: $kind:ty),+ ; $tests:tt) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                $crate::contract::$test::<$kind>().await;
-            }
-        )*
+            $crate::contract::contract_tests!(@module $module, $kind, $tests);
+        )+
+    };
+    (@module $module:ident, $kind:ty, [$($test:ident),* $(,)?]) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $crate::contract::$test::<$kind>().await;
+                }
+            )*
+        }
     };
 }
 

@@ -8,12 +8,13 @@ mod memory_kind;
 mod redis_kind;
 mod redis_store;
 
-/// The contract, against the Redis store.
-mod redis_contract {
-    use crate::contract::contract_tests;
-    use crate::redis_kind::Redis;
+use contract::contract_tests;
 
-    contract_tests!(Redis:
+// The same contract, against the Redis store and the in-memory store.
+contract_tests!(
+    redis_contract: crate::redis_kind::Redis,
+    memory_contract: crate::memory_kind::Memory;
+    [
         client_round_trip,
         client_limit,
         client_limit_drops_idle_clients,
@@ -38,38 +39,5 @@ mod redis_contract {
         revoke_family_after_replay,
         revoked_family_takes_no_tokens,
         pending_limit_counts_codes,
-    );
-}
-
-/// The contract, against the in-memory store.
-mod memory_contract {
-    use crate::contract::contract_tests;
-    use crate::memory_kind::Memory;
-
-    contract_tests!(Memory:
-        client_round_trip,
-        client_limit,
-        client_limit_drops_idle_clients,
-        pending_round_trip,
-        pending_outcome,
-        pending_expired_is_absent,
-        pending_limit_frees_expired,
-        pending_remove,
-        exchange_race_issues_one_code,
-        code_single_use_under_race,
-        code_expired_is_unknown,
-        tokens_round_trip,
-        expired_tokens_are_absent,
-        tokens_expire_by_time,
-        access_token_limit,
-        rotation_grace_then_reuse,
-        rotation_race_in_grace,
-        rotation_race_without_grace,
-        rotation_of_unknown_tokens,
-        revoke_access_token_only,
-        revoke_refresh_token_revokes_family,
-        revoke_family_after_replay,
-        revoked_family_takes_no_tokens,
-        pending_limit_counts_codes,
-    );
-}
+    ]
+);
