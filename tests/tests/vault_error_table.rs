@@ -167,7 +167,7 @@ error_table! {
     caller_agent_mismatch_400: 29, "caller_agent_mismatch", 400;
 }
 
-/// A fault replaces only the handler's answer: a request with a bad signature still gets the
+/// A fault replaces only the handler's response: a request with a bad signature still gets the
 /// signature error, and does not use up the fault.
 #[tokio::test]
 async fn fault_comes_after_signature_check() {

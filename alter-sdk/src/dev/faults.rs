@@ -145,7 +145,7 @@ pub enum TokenRefreshConflicts {
     Always,
 }
 
-/// The 409 body the backend sends while it refreshes a grant's provider token. DevVault's
+/// Returns the 409 body the backend sends while it refreshes a grant's provider token. DevVault's
 /// fault responds before any grant is resolved, so the body names no `grant_id`.
 pub(super) fn token_refresh_conflict() -> Fault {
     Fault::json(

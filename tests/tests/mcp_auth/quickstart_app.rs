@@ -163,7 +163,7 @@ impl QuickstartApp {
     }
 }
 
-/// A client that never follows redirects, so tests see every `Location`.
+/// Builds a client that never follows redirects, so tests see every `Location`.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -18,7 +18,7 @@ use super::config::{
 };
 use super::oauth_error::OAuthError;
 
-/// The routes of both documents.
+/// Builds the routes of both documents.
 ///
 /// Protected resource metadata is served at the well-known path followed by the MCP path and
 /// at the root. Authorization server metadata is served at the well-known path followed by the

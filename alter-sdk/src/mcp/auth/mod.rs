@@ -67,7 +67,7 @@
 //! `cursor://anysphere.cursor-mcp/oauth/callback`, and has no fragment. Schemes that a browser
 //! runs or loads itself (`javascript`, `data`, `file` and others) are rejected. Grant types
 //! are `authorization_code` and optionally `refresh_token`, the response type is `code`, and
-//! `application_type` may be `native` or `web`. The answer is 201 with the registered
+//! `application_type` may be `native` or `web`. The response is 201 with the registered
 //! metadata, `client_id` and `client_id_issued_at`; bad input gets 400
 //! `invalid_redirect_uri` or `invalid_client_metadata`. A redirect URI of a later request
 //! matches a registered one as [`redirect_uri_matches`] describes: exactly, except for the

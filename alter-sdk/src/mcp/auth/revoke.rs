@@ -4,7 +4,7 @@
 //! refresh token revokes every token issued from the same authorization; revoking an access
 //! token revokes that token only. The hint only sets which kind is looked up first, so a
 //! wrong hint still revokes the token. An unknown, expired or already revoked token gets 200
-//! too, as RFC 7009 (section 2.2) requires, so the response tells nothing about the token.
+//! too, as RFC 7009 (section 2.2) requires, so the response reveals nothing about the token.
 
 use std::sync::Arc;
 
